@@ -1,0 +1,82 @@
+"""taskapi: a self-hosted per-user task REST API.
+
+``create_app(config=None)`` is the application factory; see README.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+try:
+    __version__ = version("taskapi")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Create and configure the Flask application.
+
+    ``config`` overrides every other source (tests). Raises
+    :class:`taskapi.config.ConfigurationError` when the configuration is unusable
+    (for instance production without strong secrets). Touches no database.
+    """
+    from taskapi.config import load_config
+    from taskapi.logging import configure_logging, init_request_logging
+
+    app = Flask(__name__, instance_relative_config=True)
+    load_config(app, config)
+    configure_logging(app)
+    init_request_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from taskapi.auth.tokens import init_jwt
+    from taskapi.database import init_database
+    from taskapi.extensions import api, db, migrate
+
+    init_database(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    init_jwt(app)
+    app.config.setdefault("API_SPEC_OPTIONS", {})
+    app.config["API_SPEC_OPTIONS"].setdefault("info", {}).setdefault(
+        "description", "Per-user tasks behind JWT bearer authentication."
+    )
+    api.init_app(app)
+    api.spec.components.security_scheme(
+        "bearerAuth",
+        {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+         "description": "Access token from POST /api/v1/auth/login"},
+    )
+
+
+def register_blueprints(app: Flask) -> None:
+    from taskapi.auth import blp as auth_blp
+    from taskapi.extensions import api
+    from taskapi.tasks import blp as tasks_blp
+
+    api.register_blueprint(auth_blp)
+    api.register_blueprint(tasks_blp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from taskapi.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from taskapi.cli import register_cli as register
+
+    register(app)

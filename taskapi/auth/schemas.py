@@ -1,0 +1,64 @@
+"""Auth request and response schemas. Unknown fields raise (422)."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from taskapi.fields import TrimmedString, UTCDateTime
+
+#: NIST SP 800-63B section 5.1.1.2 / OWASP: at least 8 characters; the upper
+#: bound keeps hashing cost bounded.
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+
+
+class RegisterSchema(ma.Schema):
+    email = TrimmedString(
+        required=True, min_length=3, max_length=255, lower=True,
+        validate=ma.validate.Email(error="Not a valid email address."),
+        metadata={"example": "ada@example.com"},
+    )
+    password = ma.fields.String(
+        required=True, load_only=True,
+        validate=ma.validate.Length(min=PASSWORD_MIN, max=PASSWORD_MAX),
+        metadata={"example": "correct horse battery", "format": "password"},
+    )
+    name = TrimmedString(
+        required=True, min_length=1, max_length=255, metadata={"example": "Ada Lovelace"}
+    )
+
+
+class LoginSchema(ma.Schema):
+    email = TrimmedString(
+        required=True, min_length=1, max_length=255, lower=True,
+        metadata={"example": "ada@example.com"},
+    )
+    password = ma.fields.String(
+        required=True, load_only=True,
+        validate=ma.validate.Length(min=1, max=PASSWORD_MAX),
+        metadata={"format": "password"},
+    )
+
+
+class LogoutSchema(ma.Schema):
+    refresh_token = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=8192),
+        metadata={"description": "Also revoke this refresh token (optional)."},
+    )
+
+
+class UserSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    email = ma.fields.String(dump_only=True)
+    name = ma.fields.String(dump_only=True)
+    created_at = UTCDateTime(dump_only=True)
+
+
+class TokenSchema(ma.Schema):
+    access_token = ma.fields.String(required=True, metadata={"description": "JWT, HS256"})
+    refresh_token = ma.fields.String(
+        required=True, metadata={"description": "JWT, single use: each refresh rotates it"}
+    )
+    token_type = ma.fields.String(required=True, metadata={"example": "Bearer"})
+    expires_in = ma.fields.Integer(
+        required=True, metadata={"description": "Access token lifetime in seconds"}
+    )

@@ -1,0 +1,211 @@
+"""JWT issuing, checking, rotation and revocation (Flask-JWT-Extended).
+
+Every issued token has a row in ``issued_tokens`` keyed by its ``jti``; a token
+is accepted only while its row exists, is not revoked, and its user exists and
+is active. That one indexed lookup per request (token joined with user) makes
+revocation hold across gunicorn workers and restarts.
+
+Refresh tokens are single-use (rotation): using one revokes it with reason
+``rotated``. Presenting a rotated refresh token again is treated as theft and
+revokes every token of the user (reuse detection, OAuth 2.0 Security BCP,
+RFC 9700 section 4.14.2). Error responses are 401 with ``WWW-Authenticate:
+Bearer`` (RFC 6750 section 3) in the one error shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g
+from flask_jwt_extended import create_access_token, create_refresh_token
+
+from taskapi.errors import error_response
+from taskapi.extensions import db, jwt
+from taskapi.models import IssuedToken, User, utcnow
+
+log = logging.getLogger("taskapi.auth")
+
+
+def _seconds(name: str) -> int:
+    value = current_app.config[name]
+    return int(value.total_seconds()) if isinstance(value, timedelta) else int(value)
+
+
+def issue_tokens(user: User) -> dict:
+    """Create and record an access and a refresh token for ``user``.
+
+    Returns ``{"access_token", "refresh_token", "token_type": "Bearer",
+    "expires_in"}`` (``expires_in`` in seconds, RFC 6749 section 5.1). The
+    user's expired token rows are pruned on the way. The caller commits.
+    """
+    now = utcnow()
+    db.session.execute(
+        sa.delete(IssuedToken).where(
+            IssuedToken.user_id == user.id, IssuedToken.expires_at < now
+        )
+    )
+    tokens = {}
+    for token_type, create, lifetime in (
+        ("access", create_access_token, _seconds("JWT_ACCESS_TOKEN_EXPIRES")),
+        ("refresh", create_refresh_token, _seconds("JWT_REFRESH_TOKEN_EXPIRES")),
+    ):
+        jti = str(uuid.uuid4())
+        tokens[f"{token_type}_token"] = create(
+            identity=str(user.id),
+            additional_claims={"jti": jti},
+            expires_delta=timedelta(seconds=lifetime),
+        )
+        db.session.add(
+            IssuedToken(
+                jti=jti,
+                token_type=token_type,
+                user_id=user.id,
+                issued_at=now,
+                expires_at=now + timedelta(seconds=lifetime),
+            )
+        )
+    return {
+        **tokens,
+        "token_type": "Bearer",
+        "expires_in": _seconds("JWT_ACCESS_TOKEN_EXPIRES"),
+    }
+
+
+def revoke_token(jti: str, reason: str) -> bool:
+    """Revoke one token if it is still live; True when this call revoked it.
+
+    A compare-and-set ``UPDATE ... WHERE revoked_at IS NULL``: of two concurrent
+    calls for the same ``jti`` exactly one gets True (no double spend of a
+    refresh token). The caller commits.
+    """
+    result = db.session.execute(
+        sa.update(IssuedToken)
+        .where(IssuedToken.jti == jti, IssuedToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoke_reason=reason)
+    )
+    return result.rowcount == 1
+
+
+def revoke_all_tokens(user_id: int, reason: str) -> int:
+    """Revoke every live token of a user; returns how many. The caller commits."""
+    result = db.session.execute(
+        sa.update(IssuedToken)
+        .where(IssuedToken.user_id == user_id, IssuedToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoke_reason=reason)
+    )
+    return result.rowcount
+
+
+def prune_expired_tokens() -> int:
+    """Delete every token row whose ``expires_at`` has passed; returns the count."""
+    result = db.session.execute(
+        sa.delete(IssuedToken).where(IssuedToken.expires_at < utcnow())
+    )
+    return result.rowcount
+
+
+def handle_refresh_reuse(user_id: int, jti: str) -> None:
+    """A rotated refresh token came back: revoke all the user's tokens, commit."""
+    count = revoke_all_tokens(user_id, "reuse")
+    db.session.commit()
+    log.warning(
+        "refresh token reuse detected: user_id=%s jti=%s revoked=%s", user_id, jti, count
+    )
+
+
+def init_jwt(app: Flask) -> None:
+    """Bind Flask-JWT-Extended and install the database checks and 401 responses."""
+    app.config.setdefault("JWT_TOKEN_LOCATION", ["headers"])
+    app.config.setdefault("JWT_COOKIE_CSRF_PROTECT", False)  # bearer headers only
+    app.config["JWT_DECODE_ALGORITHMS"] = [app.config["JWT_ALGORITHM"]]
+    jwt.init_app(app)
+
+
+@jwt.token_in_blocklist_loader
+def _is_revoked(_header: dict, payload: dict) -> bool:
+    try:
+        user_id = int(payload["sub"])
+    except (KeyError, TypeError, ValueError):
+        return True
+    row = db.session.execute(
+        sa.select(IssuedToken, User)
+        .join(User, User.id == IssuedToken.user_id)
+        .where(IssuedToken.jti == payload.get("jti"))
+    ).first()
+    if row is None:
+        return True
+    token, user = row
+    if token.user_id != user_id or token.token_type != payload.get("type"):
+        return True
+    if token.revoked_at is not None:
+        if token.token_type == "refresh" and token.revoke_reason == "rotated":
+            handle_refresh_reuse(user.id, token.jti)
+        return True
+    if not user.is_active:
+        return True
+    g.current_token_user = user
+    g.user_id = user.id
+    return False
+
+
+@jwt.user_lookup_loader
+def _load_user(_header: dict, _payload: dict) -> User | None:
+    return g.get("current_token_user")
+
+
+def _unauthorized(message: str):
+    return error_response(
+        401, message, headers={"WWW-Authenticate": 'Bearer realm="taskapi"'}
+    )
+
+
+def _invalid(message: str, error: str = "invalid_token"):
+    log.warning("rejected token: %s", message)
+    return error_response(
+        401,
+        message,
+        headers={"WWW-Authenticate": f'Bearer realm="taskapi", error="{error}"'},
+    )
+
+
+@jwt.unauthorized_loader
+def _missing(reason: str):
+    return _unauthorized(f"Authentication required: {reason}.")
+
+
+@jwt.invalid_token_loader
+def _invalid_token(reason: str):
+    return _invalid(f"Invalid token: {reason}.")
+
+
+@jwt.expired_token_loader
+def _expired(_header: dict, _payload: dict):
+    return _invalid("The token has expired.")
+
+
+@jwt.revoked_token_loader
+def _revoked(_header: dict, payload: dict):
+    log.warning("revoked token used: jti=%s sub=%s", payload.get("jti"), payload.get("sub"))
+    return error_response(
+        401,
+        "The token has been revoked.",
+        headers={"WWW-Authenticate": 'Bearer realm="taskapi", error="invalid_token"'},
+    )
+
+
+@jwt.user_lookup_error_loader
+def _user_gone(_header: dict, _payload: dict):
+    return _invalid("The token's user no longer exists.")
+
+
+@jwt.needs_fresh_token_loader
+def _needs_fresh(_header: dict, _payload: dict):
+    return _invalid("A fresh token is required.")
+
+
+@jwt.token_verification_failed_loader
+def _verification_failed(_header: dict, _payload: dict):
+    return _invalid("The token failed verification.")

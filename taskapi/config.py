@@ -1,0 +1,177 @@
+"""Configuration: defaults and the loading order.
+
+Order, later wins (see README "Settings"):
+
+1. :class:`Defaults` below;
+2. ``instance/config.py`` when present;
+3. environment variables prefixed ``TASKAPI_`` (``app.config.from_prefixed_env``),
+   values parsed as JSON when they parse (``900`` is an int, ``true`` a bool);
+   ``DATABASE_URL`` is accepted as an alias for the database URI;
+4. the mapping given to ``create_app`` (tests).
+
+Secrets: in development a missing ``SECRET_KEY`` / ``JWT_SECRET_KEY`` is generated
+once and kept in ``instance/secrets.json`` (mode 0600). With ``ENV = "production"``
+a missing or short secret is a :class:`ConfigurationError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+#: Minimum secret length in bytes for HS256 keys (RFC 7518 section 3.2: a key of
+#: the same size as the hash output, 256 bits, or larger).
+MIN_SECRET_BYTES = 32
+SECRETS_FILE = "secrets.json"
+SECRET_NAMES = ("SECRET_KEY", "JWT_SECRET_KEY")
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+class Defaults:
+    """Default settings. Every name here has one row in the README settings table."""
+
+    ENV = "development"
+    SECRET_KEY: str | None = None
+    JWT_SECRET_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI: str | None = None  # None: instance/taskapi.sqlite3
+    SQLITE_BUSY_TIMEOUT_MS = 5000
+    MAX_CONTENT_LENGTH = 1024 * 1024  # bytes; larger bodies get 413
+
+    JWT_ACCESS_TOKEN_EXPIRES = 15 * 60  # seconds
+    JWT_REFRESH_TOKEN_EXPIRES = 30 * 24 * 3600  # seconds
+    JWT_ALGORITHM = "HS256"
+
+    # argon2id cost, OWASP Password Storage Cheat Sheet (m=19 MiB, t=2, p=1 is the
+    # floor; the library's defaults below are above it).
+    PASSWORD_HASH_TIME_COST = 3
+    PASSWORD_HASH_MEMORY_COST = 65536  # KiB
+    PASSWORD_HASH_PARALLELISM = 4
+
+    LOG_LEVEL = "INFO"
+    LOG_FORMAT = "text"  # "text" or "json"
+
+    TASKS_PAGE_SIZE = 20
+    TASKS_MAX_PAGE_SIZE = 100
+
+    API_TITLE = "taskapi"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+
+
+def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    """Fill ``app.config`` in the documented order and check it.
+
+    Raises :class:`ConfigurationError` for a production app without strong secrets
+    or for settings of the wrong type.
+    """
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    if os.environ.get("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    app.config.from_prefixed_env("TASKAPI")
+    if overrides:
+        app.config.update(overrides)
+
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_uri(
+        app.config.get("SQLALCHEMY_DATABASE_URI")
+        or "sqlite:///" + str(Path(app.instance_path) / "taskapi.sqlite3")
+    )
+    _check_types(app)
+    _load_secrets(app)
+
+
+def normalize_database_uri(uri: str) -> str:
+    """Return ``uri`` with the driver SQLAlchemy needs.
+
+    ``postgres://`` and ``postgresql://`` (Heroku-style ``DATABASE_URL``) become
+    ``postgresql+psycopg://`` (psycopg 3, extra ``taskapi[postgres]``).
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if uri.startswith(prefix):
+            return "postgresql+psycopg://" + uri[len(prefix) :]
+    return uri
+
+
+def is_production(app: Flask) -> bool:
+    """True when ``ENV`` (``TASKAPI_ENV``) is ``production``."""
+    return str(app.config.get("ENV", "")).lower() == "production"
+
+
+def _check_types(app: Flask) -> None:
+    for name in (
+        "JWT_ACCESS_TOKEN_EXPIRES",
+        "JWT_REFRESH_TOKEN_EXPIRES",
+        "MAX_CONTENT_LENGTH",
+        "SQLITE_BUSY_TIMEOUT_MS",
+        "PASSWORD_HASH_TIME_COST",
+        "PASSWORD_HASH_MEMORY_COST",
+        "PASSWORD_HASH_PARALLELISM",
+        "TASKS_PAGE_SIZE",
+        "TASKS_MAX_PAGE_SIZE",
+    ):
+        value = app.config.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+    if app.config["LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigurationError("LOG_FORMAT must be 'text' or 'json'")
+
+
+def _load_secrets(app: Flask) -> None:
+    missing = [name for name in SECRET_NAMES if not app.config.get(name)]
+    if is_production(app):
+        weak = [
+            name
+            for name in SECRET_NAMES
+            if len(str(app.config.get(name) or "").encode()) < MIN_SECRET_BYTES
+        ]
+        if weak:
+            raise ConfigurationError(
+                f"TASKAPI_ENV=production needs {' and '.join('TASKAPI_' + n for n in weak)} "
+                f"set to a random value of at least {MIN_SECRET_BYTES} bytes, "
+                'e.g. python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
+            )
+        return
+    if missing:
+        generated = _instance_secrets(Path(app.instance_path))
+        for name in missing:
+            app.config[name] = generated[name]
+
+
+def _instance_secrets(instance: Path) -> dict[str, str]:
+    """Read, or create once, the development secrets file (mode 0600).
+
+    Several gunicorn workers may start at the same moment: the file is written to
+    a temporary name and hard-linked into place, so readers never see half a file
+    and exactly one writer wins.
+    """
+    path = instance / SECRETS_FILE
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        values = {name: secrets.token_urlsafe(48) for name in SECRET_NAMES}
+        tmp = instance / f".{SECRETS_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(values, handle)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    values = json.loads(path.read_text())
+    if not all(isinstance(values.get(name), str) and values[name] for name in SECRET_NAMES):
+        raise ConfigurationError(f"{path} is not a valid secrets file; delete it to regenerate")
+    return values

@@ -1,0 +1,58 @@
+"""Engine set-up: SQLite pragmas and write transactions that take the lock first.
+
+On SQLite several gunicorn workers share one file. A transaction that starts as a
+reader and later writes cannot wait for the lock (SQLite returns SQLITE_BUSY at
+once, "database is locked"); a transaction started with ``BEGIN IMMEDIATE`` waits
+up to ``busy_timeout`` for it instead (https://www.sqlite.org/lang_transaction.html).
+So every transaction opened while serving an unsafe method (POST, PUT, PATCH,
+DELETE), or outside a request (CLI, shell), begins with ``BEGIN IMMEDIATE``;
+GET/HEAD/OPTIONS transactions stay deferred readers, which WAL lets run alongside
+the writer. Recipe: SQLAlchemy docs, "Serializable isolation / Savepoints /
+Transactional DDL" for pysqlite.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from taskapi.extensions import db
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def init_database(app: Flask) -> None:
+    """Bind Flask-SQLAlchemy to ``app`` and add the SQLite listeners when needed.
+
+    Creating the engine does not connect: nothing touches the database here.
+    """
+    db.init_app(app)
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            _configure_sqlite(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record) -> None:
+        # Hand transaction control to the "begin" listener below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql(
+            "BEGIN IMMEDIATE" if _is_write_context() else "BEGIN"
+        )
+
+
+def _is_write_context() -> bool:
+    if not has_request_context():
+        return True
+    return request.method not in SAFE_METHODS

@@ -1,0 +1,95 @@
+"""The one JSON error shape, and every error handler.
+
+Body of every 4xx and 5xx response (flask-smorest's shape, with ``message``
+always present)::
+
+    {"code": 404, "status": "Not Found", "message": "Task not found.",
+     "errors": {"json": {"title": ["Missing data for required field."]}}}
+
+``errors`` appears on validation failures only. Headers the exception carries
+(``Allow`` on 405, ``WWW-Authenticate`` on 401, ``Retry-After``) are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from taskapi.extensions import db
+
+log = logging.getLogger("taskapi.errors")
+
+DEFAULT_MESSAGES = {
+    400: "The request body is not valid JSON or the request is malformed.",
+    404: "The requested resource was not found.",
+    405: "The method is not allowed for this resource.",
+    413: "The request body is larger than the limit.",
+    422: "The request data is invalid.",
+    500: "Internal server error. The failure was logged; quote the request id.",
+}
+
+
+def error_response(
+    code: int, message: str | None = None, errors: Any = None, headers: dict | None = None
+) -> Response:
+    """Build the error response for HTTP status ``code``."""
+    body: dict[str, Any] = {
+        "code": code,
+        "status": HTTPStatus(code).phrase,
+        "message": message or DEFAULT_MESSAGES.get(code) or HTTPStatus(code).description,
+    }
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = code
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers; call after ``api.init_app`` so these win."""
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(Exception, handle_unexpected_error)
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    """Abort calls (``flask_smorest.abort``), validation and routing errors."""
+    if error.code is None or error.code < 400:
+        return error.get_response()
+    if isinstance(error, InternalServerError):
+        return handle_unexpected_error(getattr(error, "original_exception", None) or error)
+    data = getattr(error, "data", None) or {}
+    headers = {
+        name: value
+        for name, value in error.get_headers()
+        if name.lower() != "content-type"
+    }
+    headers.update(data.get("headers") or {})
+    message = data.get("message")
+    errors = data.get("errors") or data.get("messages")
+    if error.code == 400:
+        errors = None  # webargs' {"json": ["Invalid JSON body."]}: no field to name
+    if message is None and errors is None and error.description != type(error).description:
+        message = error.description  # set explicitly by whoever raised it
+    return error_response(error.code, message, errors, headers)
+
+
+def handle_integrity_error(error: IntegrityError) -> Response:
+    """A constraint the route did not check first (e.g. a concurrent duplicate)."""
+    db.session.rollback()
+    log.warning("integrity error: %s", error.orig.__class__.__name__)
+    return error_response(409, "The request conflicts with the current state of the data.")
+
+
+def handle_unexpected_error(error: BaseException) -> Response:
+    """Anything else: 500 with a generic body; the traceback goes to the log only."""
+    db.session.rollback()
+    log.error("unhandled exception", exc_info=error)
+    return error_response(500)

@@ -1,0 +1,83 @@
+"""Marshmallow fields shared by the auth and tasks schemas."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import marshmallow as ma
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class TrimmedString(ma.fields.String):
+    """A string stripped of surrounding whitespace, then length-checked.
+
+    Control characters are refused (NUL cannot be stored in PostgreSQL text);
+    ``multiline=True`` allows tab, LF and CR. ``lower=True`` lower-cases.
+    """
+
+    def __init__(
+        self, *, min_length: int = 0, max_length: int, multiline: bool = False,
+        lower: bool = False, **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.min_length = min_length
+        self.max_length = max_length
+        self.lower = lower
+        self.forbidden = _CONTROL if multiline else _CONTROL_OR_NEWLINE
+        self.metadata.setdefault("minLength", min_length)
+        self.metadata.setdefault("maxLength", max_length)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if self.forbidden.search(text):
+            raise ma.ValidationError("Must not contain control characters.")
+        if self.min_length and len(text) < self.min_length:
+            raise ma.ValidationError(
+                "Must not be blank." if not text
+                else f"Must be at least {self.min_length} characters."
+            )
+        if len(text) > self.max_length:
+            raise ma.ValidationError(f"Must be at most {self.max_length} characters.")
+        return text.lower() if self.lower else text
+
+
+class UTCDateTime(ma.fields.AwareDateTime):
+    """ISO 8601 datetime that must carry an offset; loaded and dumped as UTC.
+
+    ``2025-01-31T09:00:00+02:00`` loads as ``2025-01-31T07:00:00+00:00``; a value
+    without an offset is a validation error (422).
+    """
+
+    default_error_messages = {
+        "naive": "Must include a UTC offset, e.g. 2025-01-31T09:00:00Z or +02:00.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", default_timezone=None, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
+
+    def _serialize(self, value: datetime | None, attr, obj, **kwargs):
+        if value is not None:
+            value = value.astimezone(UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class StrictBoolean(ma.fields.Boolean):
+    """A JSON boolean: ``true`` or ``false`` only (not ``"true"``, ``1`` or ``"yes"``)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value is True or value is False:
+            return value
+        raise self.make_error("invalid", input=value)
+
+
+class QueryBoolean(ma.fields.Boolean):
+    """A query-string boolean: exactly ``true`` or ``false``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(truthy={"true"}, falsy={"false"}, **kwargs)

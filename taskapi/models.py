@@ -1,0 +1,149 @@
+"""SQLAlchemy 2 typed models: users, their tasks, and issued JWT records.
+
+All datetimes are timezone-aware UTC in Python and stored as UTC
+(:class:`UTCDateTime`), whatever the database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from taskapi.extensions import db
+
+PRIORITIES = ("low", "medium", "high")
+TOKEN_TYPES = ("access", "refresh")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """``DateTime(timezone=True)`` that always stores and returns aware UTC.
+
+    SQLite keeps no offset, so values are converted to UTC on the way in and the
+    UTC zone is attached on the way out. Naive datetimes are refused: they are a
+    programming error, never a user input (schemas reject them with a 422).
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class User(db.Model):
+    """An account. ``email`` is stored trimmed and lower-cased."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    tasks: Mapped[list[Task]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email!r}>"
+
+
+class Task(db.Model):
+    """A user's task. ``completed_at`` follows ``completed`` (see :meth:`apply`)."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        sa.Index("ix_tasks_user_id_id", "user_id", "id"),
+        sa.CheckConstraint(
+            "priority IN ('low', 'medium', 'high')", name="priority_valid"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(sa.String(255))
+    description: Mapped[str | None] = mapped_column(sa.String(1000))
+    completed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    priority: Mapped[str | None] = mapped_column(sa.String(6))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="tasks")
+
+    def apply(self, changes: dict[str, Any]) -> None:
+        """Set the writable fields present in ``changes`` (already validated).
+
+        ``completed_at`` is set when ``completed`` becomes true and cleared when it
+        becomes false; ``updated_at`` changes on every call, even a no-op one.
+        """
+        for name in ("title", "description", "priority", "due_at"):
+            if name in changes:
+                setattr(self, name, changes[name])
+        if "completed" in changes:
+            self.set_completed(changes["completed"])
+        self.updated_at = utcnow()
+
+    def set_completed(self, completed: bool) -> None:
+        """Mark done or not done, keeping ``completed_at`` consistent."""
+        if completed and not self.completed:
+            self.completed_at = utcnow()
+        elif not completed:
+            self.completed_at = None
+        self.completed = completed
+
+    def __repr__(self) -> str:
+        return f"<Task {self.id} of user {self.user_id}>"
+
+
+class IssuedToken(db.Model):
+    """One JWT issued to a user, by ``jti``; checked on every authenticated request.
+
+    ``revoked_at`` is set on logout, rotation (``revoke_reason = "rotated"``),
+    reuse detection and account changes. Rows are pruned once ``expires_at``
+    has passed: the JWT ``exp`` check rejects such tokens by itself.
+    """
+
+    __tablename__ = "issued_tokens"
+    __table_args__ = (
+        sa.CheckConstraint("token_type IN ('access', 'refresh')", name="token_type_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jti: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    token_type: Mapped[str] = mapped_column(sa.String(7))
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoke_reason: Mapped[str | None] = mapped_column(sa.String(20))
+
+    def __repr__(self) -> str:
+        return f"<IssuedToken {self.token_type} {self.jti} user {self.user_id}>"
