@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -30,7 +31,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from taskapi.config import load_config
     from taskapi.logging import configure_logging, init_request_logging
 
-    app = Flask(__name__, instance_relative_config=True)
+    instance_path = os.environ.get("TASKAPI_INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_path=os.path.abspath(instance_path) if instance_path else None,
+        instance_relative_config=True,
+    )
     load_config(app, config)
     configure_logging(app)
     init_request_logging(app)

@@ -48,7 +48,6 @@ class Defaults:
 
     JWT_ACCESS_TOKEN_EXPIRES = 15 * 60  # seconds
     JWT_REFRESH_TOKEN_EXPIRES = 30 * 24 * 3600  # seconds
-    JWT_ALGORITHM = "HS256"
 
     # argon2id cost, OWASP Password Storage Cheat Sheet (m=19 MiB, t=2, p=1 is the
     # floor; the library's defaults below are above it).
@@ -59,8 +58,6 @@ class Defaults:
     LOG_LEVEL = "INFO"
     LOG_FORMAT = "text"  # "text" or "json"
 
-    TASKS_PAGE_SIZE = 20
-    TASKS_MAX_PAGE_SIZE = 100
 
     API_TITLE = "taskapi"
     API_VERSION = "v1"
@@ -119,8 +116,6 @@ def _check_types(app: Flask) -> None:
         "PASSWORD_HASH_TIME_COST",
         "PASSWORD_HASH_MEMORY_COST",
         "PASSWORD_HASH_PARALLELISM",
-        "TASKS_PAGE_SIZE",
-        "TASKS_MAX_PAGE_SIZE",
     ):
         value = app.config.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:

@@ -5,9 +5,8 @@ Revises:
 Create Date: 2026-11-21 10:50:29.741373
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '4e70414c6d8d'

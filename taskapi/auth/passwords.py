@@ -7,6 +7,8 @@ re-hashed at the next successful login (``check_needs_rehash``).
 
 from __future__ import annotations
 
+import contextlib
+
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
@@ -45,10 +47,8 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     hasher = _hasher()
     if password_hash is None:
         dummy = current_app.extensions[_EXTENSION_KEY][1]
-        try:
+        with contextlib.suppress(VerificationError):
             hasher.verify(dummy, password + "\x00not-it")
-        except VerificationError:
-            pass
         return False
     try:
         return hasher.verify(password_hash, password)

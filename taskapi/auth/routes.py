@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from flask import g
 from flask.views import MethodView
 from flask_jwt_extended import current_user, decode_token, get_jwt, jwt_required
-from flask_smorest import abort
 from flask_jwt_extended.exceptions import JWTExtendedException
+from flask_smorest import abort
 from jwt.exceptions import PyJWTError
 from sqlalchemy.exc import IntegrityError
 

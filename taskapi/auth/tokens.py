@@ -120,7 +120,9 @@ def init_jwt(app: Flask) -> None:
     """Bind Flask-JWT-Extended and install the database checks and 401 responses."""
     app.config.setdefault("JWT_TOKEN_LOCATION", ["headers"])
     app.config.setdefault("JWT_COOKIE_CSRF_PROTECT", False)  # bearer headers only
-    app.config["JWT_DECODE_ALGORITHMS"] = [app.config["JWT_ALGORITHM"]]
+    # HS256 only: a token signed with any other algorithm (none, HS512) is invalid.
+    app.config["JWT_ALGORITHM"] = "HS256"
+    app.config["JWT_DECODE_ALGORITHMS"] = ["HS256"]
     jwt.init_app(app)
 
 

@@ -30,6 +30,8 @@ auth_doc = bearer_auth(blp)
 #: Task ids are 32-bit on every database; larger path values are a plain 404.
 TASK_ID = "<int(min=1, max=2147483647):task_id>"
 
+PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
+
 PATCH_SCHEMA = TaskPatchSchema(partial=True)
 
 
@@ -54,7 +56,9 @@ def update_task(task: Task, changes: dict) -> Task:
 
 def complete_task(task: Task, completed: bool | None) -> Task:
     """Set ``completed`` (toggle when None) and commit."""
-    return update_task(task, {"completed": (not task.completed) if completed is None else completed})
+    if completed is None:
+        completed = not task.completed
+    return update_task(task, {"completed": completed})
 
 
 def delete_task(task: Task) -> None:
@@ -71,7 +75,7 @@ class Tasks(MethodView):
 
     @blp.arguments(TaskListArgsSchema, location="query")
     @blp.response(200, TaskSchema(many=True))
-    @blp.paginate()
+    @blp.paginate(page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)
     @auth_doc
     def get(self, args, pagination_parameters):
         """List tasks, newest first

@@ -1,0 +1,67 @@
+"""Small helpers for tests: register, log in, auth headers, the error shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TEST_SECRETS = {
+    "SECRET_KEY": "test-secret-key-0123456789abcdef0123456789",
+    "JWT_SECRET_KEY": "test-jwt-secret-0123456789abcdef0123456789",
+}
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Account:
+    id: int
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict:
+        return auth_headers(self.access_token)
+
+
+def auth_headers(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def register(client, email: str, password: str = PASSWORD, name: str = "Test User"):
+    return client.post(
+        "/api/v1/auth/register", json={"email": email, "password": password, "name": name}
+    )
+
+
+def login(client, email: str, password: str = PASSWORD):
+    return client.post("/api/v1/auth/login", json={"email": email, "password": password})
+
+
+def make_account(client, email: str, password: str = PASSWORD, name: str = "Test User"):
+    """Register and log in; returns an :class:`Account` with fresh tokens."""
+    response = register(client, email, password, name)
+    assert response.status_code == 201, response.get_json()
+    tokens = login(client, email, password).get_json()
+    return Account(
+        id=response.get_json()["id"],
+        email=email,
+        password=password,
+        access_token=tokens["access_token"],
+        refresh_token=tokens["refresh_token"],
+    )
+
+
+def assert_error(response, status: int, *, field: str | None = None) -> dict:
+    """Assert the one JSON error shape; with ``field``, that it is named in errors."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.content_type == "application/json"
+    body = response.get_json()
+    assert body["code"] == status
+    assert isinstance(body["status"], str) and body["status"]
+    assert isinstance(body["message"], str) and body["message"]
+    assert set(body) <= {"code", "status", "message", "errors"}
+    if field is not None:
+        locations = body["errors"]
+        assert any(field in fields for fields in locations.values()), body
+    return body
