@@ -69,11 +69,16 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from taskapi.auth import blp as auth_blp
+    from taskapi.compat import blp as compat_blp
+    from taskapi.compat.routes import TAG as compat_tag
     from taskapi.extensions import api
     from taskapi.tasks import blp as tasks_blp
 
     api.register_blueprint(auth_blp)
     api.register_blueprint(tasks_blp)
+    api.register_blueprint(compat_blp)
+    api.spec.tag({"name": compat_tag, "description": "The original backend's URL contract, "
+                  "kept unchanged for existing clients: /api/auth/* and /api/{user_id}/tasks."})
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -55,6 +55,8 @@ class Defaults:
     PASSWORD_HASH_MEMORY_COST = 65536  # KiB
     PASSWORD_HASH_PARALLELISM = 4
 
+    COMPAT_LIST_CAP = 1000  # most tasks GET /api/{user_id}/tasks returns unpaged
+
     LOG_LEVEL = "INFO"
     LOG_FORMAT = "text"  # "text" or "json"
 
@@ -79,6 +81,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     if os.environ.get("DATABASE_URL"):
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     app.config.from_prefixed_env("TASKAPI")
+    if not app.config.get("JWT_SECRET_KEY") and os.environ.get("BETTER_AUTH_SECRET"):
+        # The previous backend's variable, so existing deployments keep working.
+        app.config["JWT_SECRET_KEY"] = os.environ["BETTER_AUTH_SECRET"]
     if overrides:
         app.config.update(overrides)
 
@@ -113,6 +118,7 @@ def _check_types(app: Flask) -> None:
         "JWT_REFRESH_TOKEN_EXPIRES",
         "MAX_CONTENT_LENGTH",
         "SQLITE_BUSY_TIMEOUT_MS",
+        "COMPAT_LIST_CAP",
         "PASSWORD_HASH_TIME_COST",
         "PASSWORD_HASH_MEMORY_COST",
         "PASSWORD_HASH_PARALLELISM",

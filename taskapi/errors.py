@@ -72,6 +72,9 @@ def handle_http_exception(error: HTTPException) -> Response:
         if name.lower() != "content-type"
     }
     headers.update(data.get("headers") or {})
+    if error.code == 401:
+        # RFC 9110 section 15.5.2: a 401 carries a challenge.
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="taskapi"')
     message = data.get("message")
     errors = data.get("errors") or data.get("messages")
     if error.code == 400:
@@ -81,15 +84,22 @@ def handle_http_exception(error: HTTPException) -> Response:
     return error_response(error.code, message, errors, headers)
 
 
+def _rollback() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # the connection itself may be what failed
+        log.exception("rollback failed")
+
+
 def handle_integrity_error(error: IntegrityError) -> Response:
     """A constraint the route did not check first (e.g. a concurrent duplicate)."""
-    db.session.rollback()
+    _rollback()
     log.warning("integrity error: %s", error.orig.__class__.__name__)
     return error_response(409, "The request conflicts with the current state of the data.")
 
 
 def handle_unexpected_error(error: BaseException) -> Response:
     """Anything else: 500 with a generic body; the traceback goes to the log only."""
-    db.session.rollback()
+    _rollback()
     log.error("unhandled exception", exc_info=error)
     return error_response(500)

@@ -96,23 +96,25 @@ class Task(db.Model):
 
     user: Mapped[User] = relationship(back_populates="tasks")
 
-    def apply(self, changes: dict[str, Any]) -> None:
+    def apply(self, changes: dict[str, Any], now: datetime | None = None) -> None:
         """Set the writable fields present in ``changes`` (already validated).
 
         ``completed_at`` is set when ``completed`` becomes true and cleared when it
-        becomes false; ``updated_at`` changes on every call, even a no-op one.
+        becomes false; ``updated_at`` becomes ``now`` (default: the current UTC
+        time) on every call, even a no-op one.
         """
+        now = now or utcnow()
         for name in ("title", "description", "priority", "due_at"):
             if name in changes:
                 setattr(self, name, changes[name])
         if "completed" in changes:
-            self.set_completed(changes["completed"])
-        self.updated_at = utcnow()
+            self.set_completed(changes["completed"], now)
+        self.updated_at = now
 
-    def set_completed(self, completed: bool) -> None:
+    def set_completed(self, completed: bool, now: datetime | None = None) -> None:
         """Mark done or not done, keeping ``completed_at`` consistent."""
         if completed and not self.completed:
-            self.completed_at = utcnow()
+            self.completed_at = now or utcnow()
         elif not completed:
             self.completed_at = None
         self.completed = completed

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user, jwt_required
 
 from taskapi.extensions import db
-from taskapi.models import Task
+from taskapi.models import Task, utcnow
 from taskapi.smorest import Blueprint, bearer_auth
 from taskapi.tasks import queries
 from taskapi.tasks.schemas import (
@@ -37,8 +37,9 @@ PATCH_SCHEMA = TaskPatchSchema(partial=True)
 
 def create_task(user_id: int, data: dict) -> Task:
     """Store a new task for ``user_id`` from validated ``TaskSchema`` data."""
-    task = Task(user_id=user_id, title=data["title"])
-    task.apply(data)
+    now = utcnow()
+    task = Task(user_id=user_id, title=data["title"], created_at=now)
+    task.apply(data, now)
     db.session.add(task)
     db.session.commit()
     log.info("task created: task_id=%s user_id=%s", task.id, user_id)

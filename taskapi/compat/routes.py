@@ -1,0 +1,216 @@
+"""Routes of the Phase II contract, delegating to the v1 auth and tasks code."""
+
+from __future__ import annotations
+
+import functools
+
+from flask import current_app, redirect, request, url_for
+from flask.views import MethodView
+from flask_jwt_extended import current_user, get_jwt, jwt_required
+from flask_smorest import abort
+
+from taskapi import __version__
+from taskapi.auth import tokens
+from taskapi.auth.routes import authenticate, register_user, rotate_refresh_token
+from taskapi.auth.schemas import LoginSchema, RegisterSchema
+from taskapi.compat.schemas import (
+    CompatAuthSchema,
+    CompatCompleteSchema,
+    CompatRefreshSchema,
+    CompatTaskSchema,
+    CompatTaskUpdateSchema,
+    HealthSchema,
+    MessageSchema,
+)
+from taskapi.extensions import db
+from taskapi.smorest import Blueprint, bearer_auth
+from taskapi.tasks import queries
+from taskapi.tasks.routes import complete_task, create_task, delete_task, update_task
+from taskapi.tasks.schemas import TaskListArgsSchema
+
+TAG = "Phase II contract"
+blp = Blueprint(
+    "compat", __name__,
+    description="Service routes of the original backend: /, /health, /docs.",
+)
+auth_doc = bearer_auth(blp)
+
+USER_ID = "<int(min=1, max=2147483647):user_id>"
+TASK_ID = "<int(min=1, max=2147483647):task_id>"
+#: Without `page`/`page_size` the list holds every task up to COMPAT_LIST_CAP.
+MAX_LIST = 1000
+
+UPDATE_SCHEMA = CompatTaskUpdateSchema(partial=True)
+
+
+def path_user_required(view):
+    """403 unless the path ``user_id`` is the token's user (runs after the token check)."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if kwargs.get("user_id") != current_user.id:
+            abort(403, message="You can only access your own tasks.")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def auth_payload(user, issued: dict) -> dict:
+    return {"user": user, "token": issued["access_token"],
+            "refresh_token": issued["refresh_token"]}
+
+
+@blp.route("/")
+class Root(MethodView):
+    @blp.response(200, MessageSchema)
+    def get(self):
+        """Service name and version"""
+        return {"message": f"taskapi {__version__}"}
+
+
+@blp.route("/health")
+class Health(MethodView):
+    @blp.response(200, HealthSchema)
+    def get(self):
+        """Liveness: answers without touching the database"""
+        return {"status": "healthy"}
+
+
+@blp.route("/docs")
+class Docs(MethodView):
+    @blp.response(302)
+    def get(self):
+        """Redirect to the API docs page (/api/docs)"""
+        return redirect(url_for("api-docs.openapi_swagger_ui"))
+
+
+@blp.route("/api/auth/register", tags=[TAG])
+class Register(MethodView):
+    @blp.arguments(RegisterSchema)
+    @blp.response(201, CompatAuthSchema)
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data):
+        """Create an account and log in"""
+        user = register_user(data)
+        issued = tokens.issue_tokens(user)
+        db.session.commit()
+        return auth_payload(user, issued)
+
+
+@blp.route("/api/auth/login", tags=[TAG])
+class Login(MethodView):
+    @blp.arguments(LoginSchema)
+    @blp.response(200, CompatAuthSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    def post(self, data):
+        """Log in with email and password"""
+        user = authenticate(data["email"], data["password"])
+        issued = tokens.issue_tokens(user)
+        db.session.commit()
+        return auth_payload(user, issued)
+
+
+@blp.route("/api/auth/refresh", tags=[TAG])
+class Refresh(MethodView):
+    decorators = [jwt_required(refresh=True, locations=["headers", "json"])]
+
+    @blp.arguments(CompatRefreshSchema, required=False)
+    @blp.response(200, CompatAuthSchema)
+    @auth_doc
+    def post(self, _data):
+        """Exchange a refresh token (body or bearer header) for a new pair"""
+        user = current_user
+        return auth_payload(user, rotate_refresh_token())
+
+
+@blp.route("/api/auth/logout", tags=[TAG])
+class Logout(MethodView):
+    decorators = [jwt_required()]
+
+    @blp.response(200, MessageSchema)
+    @auth_doc
+    def post(self):
+        """Log out: the access token is revoked"""
+        tokens.revoke_token(get_jwt()["jti"], "logout")
+        db.session.commit()
+        return {"message": "Successfully logged out"}
+
+
+@blp.route(f"/api/{USER_ID}/tasks", tags=[TAG])
+class Tasks(MethodView):
+    decorators = [path_user_required, jwt_required()]
+
+    @blp.arguments(TaskListArgsSchema, location="query")
+    @blp.response(200, CompatTaskSchema(many=True))
+    @blp.paginate(page_size=MAX_LIST, max_page_size=MAX_LIST)
+    @blp.alt_response(403, response="FORBIDDEN")
+    @auth_doc
+    def get(self, args, user_id, pagination_parameters):
+        """List the user's tasks, newest first
+
+        Without `page_size` every task is returned, up to `COMPAT_LIST_CAP`
+        (default 1000); `X-Pagination` tells whether the cap cut the list.
+        """
+        if "page_size" not in request.args:
+            pagination_parameters.page_size = current_app.config["COMPAT_LIST_CAP"]
+        items, total = queries.list_tasks(
+            user_id,
+            completed=args.get("completed"),
+            offset=pagination_parameters.first_item,
+            limit=pagination_parameters.page_size,
+        )
+        pagination_parameters.item_count = total
+        return items
+
+    @blp.arguments(CompatTaskSchema)
+    @blp.response(201, CompatTaskSchema)
+    @blp.alt_response(403, response="FORBIDDEN")
+    @auth_doc
+    def post(self, data, user_id):
+        """Create a task"""
+        return create_task(user_id, data)
+
+
+@blp.route(f"/api/{USER_ID}/tasks/{TASK_ID}", tags=[TAG])
+class TaskById(MethodView):
+    decorators = [path_user_required, jwt_required()]
+
+    @blp.response(200, CompatTaskSchema)
+    @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(404, response="NOT_FOUND")
+    @auth_doc
+    def get(self, user_id, task_id):
+        """Get a task"""
+        return queries.get_task_or_404(user_id, task_id)
+
+    @blp.arguments(UPDATE_SCHEMA)
+    @blp.response(200, CompatTaskSchema)
+    @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(404, response="NOT_FOUND")
+    @auth_doc
+    def put(self, data, user_id, task_id):
+        """Update a task (every field optional)"""
+        return update_task(queries.get_task_or_404(user_id, task_id), data)
+
+    @blp.response(204)
+    @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(404, response="NOT_FOUND")
+    @auth_doc
+    def delete(self, user_id, task_id):
+        """Delete a task"""
+        delete_task(queries.get_task_or_404(user_id, task_id))
+
+
+@blp.route(f"/api/{USER_ID}/tasks/{TASK_ID}/complete", tags=[TAG])
+class TaskComplete(MethodView):
+    decorators = [path_user_required, jwt_required()]
+
+    @blp.arguments(CompatCompleteSchema, required=False)
+    @blp.response(200, CompatTaskSchema)
+    @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(404, response="NOT_FOUND")
+    @auth_doc
+    def patch(self, data, user_id, task_id):
+        """Set `completed`, or toggle it when the body is empty"""
+        task = queries.get_task_or_404(user_id, task_id)
+        return complete_task(task, data.get("completed"))
