@@ -24,12 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 #: Minimum secret length in bytes for HS256 keys (RFC 7518 section 3.2: a key of
 #: the same size as the hash output, 256 bits, or larger).
 MIN_SECRET_BYTES = 32
 SECRETS_FILE = "secrets.json"
 SECRET_NAMES = ("SECRET_KEY", "JWT_SECRET_KEY")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigurationError(RuntimeError):
@@ -128,6 +131,15 @@ def _check_types(app: Flask) -> None:
             raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
     if app.config["LOG_FORMAT"] not in ("text", "json"):
         raise ConfigurationError("LOG_FORMAT must be 'text' or 'json'")
+    if str(app.config["LOG_LEVEL"]).upper() not in LOG_LEVELS:
+        raise ConfigurationError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    try:
+        make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    except ArgumentError:
+        # The URL is not echoed: it may hold a password.
+        raise ConfigurationError(
+            "SQLALCHEMY_DATABASE_URI (or DATABASE_URL) is not a valid database URL"
+        ) from None
 
 
 def _load_secrets(app: Flask) -> None:

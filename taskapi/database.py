@@ -5,9 +5,10 @@ reader and later writes cannot wait for the lock (SQLite returns SQLITE_BUSY at
 once, "database is locked"); a transaction started with ``BEGIN IMMEDIATE`` waits
 up to ``busy_timeout`` for it instead (https://www.sqlite.org/lang_transaction.html).
 So every transaction opened while serving an unsafe method (POST, PUT, PATCH,
-DELETE), or outside a request (CLI, shell), begins with ``BEGIN IMMEDIATE``;
-GET/HEAD/OPTIONS transactions stay deferred readers, which WAL lets run alongside
-the writer. Recipe: SQLAlchemy docs, "Serializable isolation / Savepoints /
+DELETE) begins with ``BEGIN IMMEDIATE``; GET/HEAD/OPTIONS transactions stay
+deferred readers, which WAL lets run alongside the writer. Outside a request
+(``flask shell``, CLI commands) transactions are deferred too, so an idle shell
+session never holds the write lock that the API's workers need. Recipe: SQLAlchemy docs, "Serializable isolation / Savepoints /
 Transactional DDL" for pysqlite.
 """
 
@@ -53,6 +54,4 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
 
 def _is_write_context() -> bool:
-    if not has_request_context():
-        return True
-    return request.method not in SAFE_METHODS
+    return has_request_context() and request.method not in SAFE_METHODS

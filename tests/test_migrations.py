@@ -1,0 +1,222 @@
+"""Alembic migrations build exactly the models' schema; SQLite connection settings."""
+
+from __future__ import annotations
+
+import logging
+
+import flask_migrate
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.exc import IntegrityError
+
+from taskapi import MIGRATIONS_DIR, create_app
+from taskapi.extensions import db
+from taskapi.models import Task, User, utcnow
+from tests.conftest import FAST_HASHING
+from tests.helpers import TEST_SECRETS
+
+BUSY_TIMEOUT_MS = 1234
+MODEL_TABLES = {"users", "tasks", "issued_tokens"}
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """Alembic's env.py applies alembic.ini's logging config; undo it after the test."""
+    root = logging.getLogger()
+    names = ("sqlalchemy", "sqlalchemy.engine", "alembic", "flask_migrate")
+    saved_root = (root.level, list(root.handlers))
+    saved = {
+        name: (lg.level, list(lg.handlers), lg.propagate, lg.disabled)
+        for name in names
+        for lg in [logging.getLogger(name)]
+    }
+    yield
+    root.setLevel(saved_root[0])
+    root.handlers[:] = saved_root[1]
+    for name, (level, handlers, propagate, disabled) in saved.items():
+        lg = logging.getLogger(name)
+        lg.setLevel(level)
+        lg.handlers[:] = handlers
+        lg.propagate = propagate
+        lg.disabled = disabled
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return tmp_path / "migrated.sqlite3"
+
+
+@pytest.fixture
+def migrated_app(db_path):
+    """An app on an empty SQLite file, schema built by ``upgrade`` only (no create_all)."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+            "SQLITE_BUSY_TIMEOUT_MS": BUSY_TIMEOUT_MS,
+            **TEST_SECRETS,
+            **FAST_HASHING,
+        }
+    )
+    with app.app_context():
+        assert sa.inspect(db.engine).get_table_names() == []
+        flask_migrate.upgrade()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def schema_diff(app) -> list:
+    with app.app_context(), db.engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return compare_metadata(context, db.metadata)
+
+
+def table_names(app) -> set[str]:
+    with app.app_context():
+        return set(sa.inspect(db.engine).get_table_names())
+
+
+def pragmas(connection) -> dict:
+    """The connection's settings; ends its transaction (outside a request every
+    transaction is ``BEGIN IMMEDIATE``, which would block the next connection)."""
+    values = {
+        name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+        for name in ("foreign_keys", "busy_timeout", "journal_mode")
+    }
+    connection.rollback()
+    return values
+
+
+def distinct_connections(count: int) -> list:
+    """``count`` connections checked out at once, so each is a different DBAPI connection."""
+    connections = [db.engine.connect() for _ in range(count)]
+    assert len({id(c.connection.driver_connection) for c in connections}) == count
+    return connections
+
+
+def head_revision() -> str:
+    with create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", **TEST_SECRETS}).app_context():
+        config = flask_migrate.Migrate().get_config(str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def current_revision(app) -> str | None:
+    with app.app_context(), db.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def test_upgrade_builds_exactly_the_models(migrated_app):
+    assert table_names(migrated_app) == MODEL_TABLES | {"alembic_version"}
+    assert schema_diff(migrated_app) == []
+    assert current_revision(migrated_app) == head_revision()
+
+
+def test_migrated_schema_has_named_constraints_and_indexes(migrated_app):
+    with migrated_app.app_context():
+        inspector = sa.inspect(db.engine)
+        assert {fk["name"] for fk in inspector.get_foreign_keys("tasks")} == {
+            "fk_tasks_user_id_users"
+        }
+        assert {uq["name"] for uq in inspector.get_unique_constraints("users")} == {
+            "uq_users_email"
+        }
+        assert "ix_tasks_user_id_id" in {ix["name"] for ix in inspector.get_indexes("tasks")}
+        assert {ck["name"] for ck in inspector.get_check_constraints("tasks")} == {
+            "ck_tasks_priority_valid"
+        }
+
+
+def test_downgrade_to_base_then_upgrade_again(migrated_app):
+    with migrated_app.app_context():
+        flask_migrate.downgrade(revision="base")
+    assert table_names(migrated_app) <= {"alembic_version"}
+    assert current_revision(migrated_app) is None
+
+    with migrated_app.app_context():
+        flask_migrate.upgrade()
+
+    assert table_names(migrated_app) == MODEL_TABLES | {"alembic_version"}
+    assert schema_diff(migrated_app) == []
+    assert current_revision(migrated_app) == head_revision()
+
+
+def test_app_connections_keep_sqlite_settings_after_migrating(migrated_app):
+    # The migration switched foreign keys off on a pooled connection; every
+    # connection the app gets afterwards must have them on again.
+    with migrated_app.app_context():
+        connections = distinct_connections(3)
+        try:
+            for connection in connections:
+                assert pragmas(connection) == {
+                    "foreign_keys": 1, "busy_timeout": BUSY_TIMEOUT_MS, "journal_mode": "wal",
+                }
+        finally:
+            for connection in connections:
+                connection.close()
+
+
+def test_foreign_keys_enforced_and_cascade_after_migrating(migrated_app):
+    with migrated_app.app_context():
+        db.session.add(
+            Task(user_id=999, title="orphan", created_at=utcnow(), updated_at=utcnow())
+        )
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+
+        user = User(email="fk@example.com", name="FK", password_hash="x")
+        db.session.add(user)
+        db.session.flush()
+        db.session.add(Task(user_id=user.id, title="child"))
+        db.session.commit()
+        db.session.execute(sa.delete(User).where(User.id == user.id))
+        db.session.commit()
+        remaining = db.session.scalar(sa.select(sa.func.count()).select_from(Task))
+        db.session.remove()
+    assert remaining == 0
+
+
+def test_migrations_on_a_database_with_data_keep_it(migrated_app):
+    with migrated_app.app_context():
+        db.session.add(User(email="keep@example.com", name="Keep", password_hash="x"))
+        db.session.commit()
+        db.session.remove()
+        flask_migrate.upgrade()  # already at head: a no-op that must not lose rows
+        emails = db.session.scalars(sa.select(User.email)).all()
+        db.session.remove()
+    assert emails == ["keep@example.com"]
+
+
+# --- SQLite per-connection settings, without migrations --------------------------------
+
+
+def test_every_new_sqlite_connection_is_configured(app):
+    with app.app_context():
+        db.engine.dispose()
+        connections = distinct_connections(2)
+        try:
+            for connection in connections:
+                settings = pragmas(connection)
+                assert settings["foreign_keys"] == 1
+                assert settings["busy_timeout"] == app.config["SQLITE_BUSY_TIMEOUT_MS"] > 0
+                assert settings["journal_mode"] == "wal"
+        finally:
+            for connection in connections:
+                connection.close()
+
+
+def test_busy_timeout_follows_the_setting(app_config):
+    app = create_app({**app_config, "SQLITE_BUSY_TIMEOUT_MS": 4321})
+    try:
+        with app.app_context(), db.engine.connect() as connection:
+            assert pragmas(connection)["busy_timeout"] == 4321
+    finally:
+        with app.app_context():
+            db.engine.dispose()

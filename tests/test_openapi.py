@@ -1,0 +1,158 @@
+"""The OpenAPI document: served, complete, truthful about security; docs page; CLI export."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+PROTECTED_PREFIXES = ("/api/v1/tasks",)
+PROTECTED_PATHS = {"/api/v1/auth/me", "/api/v1/auth/refresh", "/api/v1/auth/logout"}
+PUBLIC_PATHS = {"/api/v1/auth/register", "/api/v1/auth/login"}
+
+
+@pytest.fixture
+def spec(client) -> dict:
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    assert response.content_type.startswith("application/json")
+    return json.loads(response.get_data(as_text=True))
+
+
+def operations(spec: dict):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield path, method, operation
+
+
+def is_protected(path: str) -> bool:
+    return path in PROTECTED_PATHS or path.startswith(PROTECTED_PREFIXES)
+
+
+def concrete(path: str) -> str:
+    """A request path for a templated one: every ``{param}`` becomes ``1``."""
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def test_spec_is_openapi_3(spec):
+    assert re.match(r"^3\.\d+\.\d+$", spec["openapi"])
+    assert spec["info"]["title"] == "taskapi"
+    assert spec["info"]["version"]
+    assert spec["paths"]
+
+
+def test_expected_operations_are_documented(spec):
+    documented = {(path, method) for path, method, _ in operations(spec)}
+    assert {
+        ("/api/v1/auth/register", "post"),
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/auth/refresh", "post"),
+        ("/api/v1/auth/logout", "post"),
+        ("/api/v1/auth/me", "get"),
+        ("/api/v1/tasks", "get"),
+        ("/api/v1/tasks", "post"),
+        ("/api/v1/tasks/{task_id}", "get"),
+        ("/api/v1/tasks/{task_id}", "put"),
+        ("/api/v1/tasks/{task_id}", "patch"),
+        ("/api/v1/tasks/{task_id}", "delete"),
+        ("/api/v1/tasks/{task_id}/complete", "patch"),
+    } <= documented
+
+
+def test_every_operation_has_a_summary(spec):
+    missing = [
+        (path, method) for path, method, operation in operations(spec)
+        if not str(operation.get("summary", "")).strip()
+    ]
+    assert missing == []
+
+
+def test_bearer_security_scheme(spec):
+    scheme = spec["components"]["securitySchemes"]["bearerAuth"]
+    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == (
+        "http", "bearer", "JWT",
+    )
+
+
+def test_protected_operations_declare_bearer_auth_and_401(spec):
+    protected = [(p, m, op) for p, m, op in operations(spec) if is_protected(p)]
+    assert len(protected) >= 10
+    for path, method, operation in protected:
+        assert operation.get("security") == [{"bearerAuth": []}], (path, method)
+        assert "401" in operation["responses"], (path, method)
+
+
+def test_register_and_login_need_no_token(spec):
+    for path, method, operation in operations(spec):
+        if path in PUBLIC_PATHS:
+            assert not operation.get("security"), (path, method)
+
+
+def test_security_documentation_matches_behaviour(client, spec):
+    """Without a token, exactly the operations documented as secured answer 401."""
+    for path, method, operation in operations(spec):
+        response = client.open(concrete(path), method=method.upper())
+        secured = bool(operation.get("security"))
+        assert (response.status_code == 401) == secured, (
+            path, method, response.status_code, operation.get("security"),
+        )
+        if secured:
+            assert "401" in operation["responses"], (path, method)
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_every_ref_resolves(spec):
+    refs = re.findall(r'"\$ref":\s*"([^"]+)"', json.dumps(spec))
+    assert refs
+    for ref in set(refs):
+        assert ref.startswith("#/"), ref
+        node = spec
+        for part in ref[2:].split("/"):
+            assert part in node, ref
+            node = node[part]
+
+
+def test_path_parameters_are_declared(spec):
+    for path, item in spec["paths"].items():
+        names = set(re.findall(r"\{([^}]+)\}", path))
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            declared = {
+                p["name"] for p in item.get("parameters", []) + operation.get("parameters", [])
+                if p.get("in") == "path"
+            }
+            assert names <= declared, (path, method)
+
+
+def test_error_responses_use_the_error_schema(spec):
+    schema = spec["components"]["schemas"]["Error"]
+    assert {"code", "status", "message"} <= set(schema["required"])
+    unauthorized = spec["components"]["responses"]["UNAUTHORIZED"]
+    assert unauthorized["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+
+
+def test_docs_page_is_html(client):
+    response = client.get("/api/docs")
+
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/html")
+    page = response.get_data(as_text=True)
+    assert "swagger-ui" in page.lower()
+    assert "/api/openapi.json" in page
+
+
+def test_cli_openapi_write_matches_served_spec(app, client, spec, tmp_path):
+    target = tmp_path / "openapi.json"
+
+    result = app.test_cli_runner().invoke(
+        args=["openapi", "write", "--format=json", str(target)]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(target.read_text()) == spec
