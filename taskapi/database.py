@@ -8,8 +8,9 @@ So every transaction opened while serving an unsafe method (POST, PUT, PATCH,
 DELETE) begins with ``BEGIN IMMEDIATE``; GET/HEAD/OPTIONS transactions stay
 deferred readers, which WAL lets run alongside the writer. Outside a request
 (``flask shell``, CLI commands) transactions are deferred too, so an idle shell
-session never holds the write lock that the API's workers need. Recipe: SQLAlchemy docs, "Serializable isolation / Savepoints /
-Transactional DDL" for pysqlite.
+session never holds the write lock that the API's workers need. Recipe:
+SQLAlchemy docs, "Serializable isolation / Savepoints / Transactional DDL" for
+pysqlite.
 """
 
 from __future__ import annotations
