@@ -28,6 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     :class:`taskapi.config.ConfigurationError` when the configuration is unusable
     (for instance production without strong secrets). Touches no database.
     """
+    from taskapi.bodies import init_body_checks
     from taskapi.config import load_config
     from taskapi.logging import configure_logging, init_request_logging
 
@@ -40,6 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     load_config(app, config)
     configure_logging(app)
     init_request_logging(app)
+    init_body_checks(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)

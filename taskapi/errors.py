@@ -29,6 +29,7 @@ DEFAULT_MESSAGES = {
     404: "The requested resource was not found.",
     405: "The method is not allowed for this resource.",
     413: "The request body is larger than the limit.",
+    415: "The request body must be JSON.",
     422: "The request data is invalid.",
     500: "Internal server error. The failure was logged; quote the request id.",
 }
