@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
+from taskapi.extensions import db
+from taskapi.models import Task
+
 TEST_SECRETS = {
     "SECRET_KEY": "test-secret-key-0123456789abcdef0123456789",
     "JWT_SECRET_KEY": "test-jwt-secret-0123456789abcdef0123456789",
@@ -65,3 +70,18 @@ def assert_error(response, status: int, *, field: str | None = None) -> dict:
         locations = body["errors"]
         assert any(field in fields for fields in locations.values()), body
     return body
+
+
+def task_row(app, task_id: int) -> dict | None:
+    """Every column of the task row, or None when there is no such row."""
+    with app.app_context():
+        task = db.session.get(Task, task_id)
+        if task is None:
+            return None
+        return {column.key: getattr(task, column.key) for column in sa.inspect(Task).columns}
+
+
+def task_count(app) -> int:
+    """How many task rows exist, all users together."""
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(Task))

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from taskapi.extensions import db
 from taskapi.models import IssuedToken, Task
-from tests.helpers import PASSWORD, assert_error, auth_headers
+from tests.helpers import PASSWORD, assert_error, auth_headers, task_count
 
 USER_KEYS = {"id", "email", "name", "created_at"}
 TASK_KEYS = {
@@ -36,10 +36,6 @@ def dave(client):
     body = compat_register(client, "dave@example.com", "Dave").get_json()
     return {"id": body["user"]["id"], "headers": auth_headers(body["token"])}
 
-
-def task_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count(Task.id)))
 
 
 def test_service_routes(client):

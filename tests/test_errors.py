@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from taskapi.extensions import db
 from taskapi.models import Task
-from tests.helpers import assert_error, make_account
+from tests.helpers import assert_error, make_account, task_count, task_row
 
 TASKS = "/api/v1/tasks"
 ONE_MIB = 1024 * 1024
@@ -20,16 +20,6 @@ ONE_MIB = 1024 * 1024
 VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 
 
-def task_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count()).select_from(Task))
-
-
-def task_row(app, task_id: int) -> dict:
-    with app.app_context():
-        task = db.session.get(Task, task_id)
-        assert task is not None
-        return {column.key: getattr(task, column.key) for column in sa.inspect(Task).columns}
 
 
 @pytest.fixture

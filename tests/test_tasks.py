@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from taskapi.extensions import db
 from taskapi.models import Task
-from tests.helpers import assert_error
+from tests.helpers import assert_error, task_count, task_row
 
 TASKS = "/api/v1/tasks"
 TASK_KEYS = {
@@ -46,18 +46,6 @@ def create_tasks(client, account, count: int) -> list[int]:
     return [create_task(client, account, title=f"Task {n}")["id"] for n in range(1, count + 1)]
 
 
-def task_row(app, task_id: int) -> dict | None:
-    """Every column of the task row, or None when there is no such row."""
-    with app.app_context():
-        task = db.session.get(Task, task_id)
-        if task is None:
-            return None
-        return {column.key: getattr(task, column.key) for column in sa.inspect(Task).columns}
-
-
-def task_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count()).select_from(Task))
 
 
 def set_created_at(app, task_id: int, when: datetime) -> None:

@@ -4,11 +4,8 @@ shape naming the field, and nothing is stored or changed."""
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 
-from taskapi.extensions import db
-from taskapi.models import Task
-from tests.helpers import assert_error
+from tests.helpers import assert_error, task_count, task_row
 
 TASKS = "/api/v1/tasks"
 EXISTING = {
@@ -78,16 +75,6 @@ PATCH_INVALID_BODIES = [
 ]
 
 
-def task_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count()).select_from(Task))
-
-
-def task_row(app, task_id: int) -> dict:
-    with app.app_context():
-        task = db.session.get(Task, task_id)
-        assert task is not None
-        return {column.key: getattr(task, column.key) for column in sa.inspect(Task).columns}
 
 
 @pytest.fixture
