@@ -74,10 +74,12 @@ def register_blueprints(app: Flask) -> None:
     from taskapi.compat import blp as compat_blp
     from taskapi.compat.routes import TAG as compat_tag
     from taskapi.extensions import api
+    from taskapi.tags import blp as tags_blp
     from taskapi.tasks import blp as tasks_blp
 
     api.register_blueprint(auth_blp)
     api.register_blueprint(tasks_blp)
+    api.register_blueprint(tags_blp)
     api.register_blueprint(compat_blp)
     api.spec.tag({"name": compat_tag, "description": "The original backend's URL contract, "
                   "kept unchanged for existing clients: /api/auth/* and /api/{user_id}/tasks."})

@@ -81,3 +81,16 @@ class QueryBoolean(ma.fields.Boolean):
 
     def __init__(self, **kwargs):
         super().__init__(truthy={"true"}, falsy={"false"}, **kwargs)
+
+
+class TagName(TrimmedString):
+    """A tag: 1-50 characters after trimming, no commas or control characters."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_length=1, max_length=50, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        name = super()._deserialize(value, attr, data, **kwargs)
+        if "," in name:
+            raise ma.ValidationError("Must not contain commas.")
+        return name

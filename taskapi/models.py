@@ -61,6 +61,7 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     is_active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     is_admin: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC", server_default="UTC")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -72,12 +73,44 @@ class User(db.Model):
         return f"<User {self.id} {self.email!r}>"
 
 
+task_tags = sa.Table(
+    "task_tags",
+    db.Model.metadata,
+    sa.Column("task_id", sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("tag_id", sa.ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    sa.Index("ix_task_tags_tag_id", "tag_id"),
+)
+
+
+class Tag(db.Model):
+    """A user's label. Unique per user case-insensitively (``name_key``).
+
+    ``name`` keeps the case first used; ``name_key`` is ``name.lower()``,
+    computed in Python so SQLite and PostgreSQL agree on non-ASCII letters.
+    """
+
+    __tablename__ = "tags"
+    __table_args__ = (sa.UniqueConstraint("user_id", "name_key", name="uq_tags_user_id_name_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(50))
+    name_key: Mapped[str] = mapped_column(sa.String(50))
+
+    def __repr__(self) -> str:
+        return f"<Tag {self.name!r} of user {self.user_id}>"
+
+
 class Task(db.Model):
     """A user's task. ``completed_at`` follows ``completed`` (see :meth:`apply`)."""
 
     __tablename__ = "tasks"
     __table_args__ = (
         sa.Index("ix_tasks_user_id_id", "user_id", "id"),
+        # The default order (newest first) and the common filters, per user.
+        sa.Index("ix_tasks_user_id_created_at_id", "user_id", "created_at", "id"),
+        sa.Index("ix_tasks_user_id_completed_created_at", "user_id", "completed", "created_at"),
+        sa.Index("ix_tasks_user_id_due_at", "user_id", "due_at"),
         sa.CheckConstraint(
             "priority IN ('low', 'medium', 'high')", name="priority_valid"
         ),
@@ -95,6 +128,9 @@ class Task(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship(back_populates="tasks")
+    tags: Mapped[list[Tag]] = relationship(
+        secondary=task_tags, lazy="selectin", order_by=Tag.name_key
+    )
 
     def apply(self, changes: dict[str, Any], now: datetime | None = None) -> None:
         """Set the writable fields present in ``changes`` (already validated).
@@ -109,7 +145,14 @@ class Task(db.Model):
                 setattr(self, name, changes[name])
         if "completed" in changes:
             self.set_completed(changes["completed"], now)
+        if "tags" in changes:
+            self.tags = changes["tags"]
         self.updated_at = now
+
+    @property
+    def tag_names(self) -> list[str]:
+        """The task's tag names, in the case each tag was first used."""
+        return [tag.name for tag in self.tags]
 
     def set_completed(self, completed: bool, now: datetime | None = None) -> None:
         """Mark done or not done, keeping ``completed_at`` consistent."""

@@ -279,8 +279,9 @@ def test_me_returns_current_user(client, user, other_user):
 
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == USER_KEYS
+    assert set(body) == USER_KEYS | {"timezone"}
     assert (body["id"], body["email"], body["name"]) == (user.id, "ada@example.com", "Ada")
+    assert body["timezone"] == "UTC"
     assert datetime.fromisoformat(body["created_at"]).utcoffset() == timedelta(0)
     assert me(client, other_user.access_token).get_json()["id"] == other_user.id
 

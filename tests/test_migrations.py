@@ -19,7 +19,7 @@ from tests.conftest import FAST_HASHING
 from tests.helpers import TEST_SECRETS
 
 BUSY_TIMEOUT_MS = 1234
-MODEL_TABLES = {"users", "tasks", "issued_tokens"}
+MODEL_TABLES = {"users", "tasks", "issued_tokens", "tags", "task_tags"}
 
 
 @pytest.fixture(autouse=True)

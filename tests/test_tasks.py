@@ -19,7 +19,7 @@ from tests.helpers import assert_error, task_count, task_row
 TASKS = "/api/v1/tasks"
 TASK_KEYS = {
     "id", "title", "description", "completed", "completed_at", "priority", "due_at",
-    "created_at", "updated_at",
+    "created_at", "updated_at", "tags",
 }
 FULL_TASK = {
     "title": "Write report",

@@ -18,6 +18,8 @@ from taskapi.auth.passwords import hash_password, needs_rehash, verify_password
 from taskapi.auth.schemas import (
     LoginSchema,
     LogoutSchema,
+    MeSchema,
+    MeUpdateSchema,
     RegisterSchema,
     TokenSchema,
     UserSchema,
@@ -184,8 +186,20 @@ def _own_refresh_jti(encoded: str) -> str:
 class Me(MethodView):
     decorators = [jwt_required()]
 
-    @blp.response(200, UserSchema)
+    @blp.response(200, MeSchema)
     @auth_doc
     def get(self):
         """The current user"""
         return current_user
+
+    @blp.arguments(MeUpdateSchema)
+    @blp.response(200, MeSchema)
+    @auth_doc
+    def patch(self, data):
+        """Change the current user's name or time zone"""
+        user = current_user
+        for name, value in data.items():
+            setattr(user, name, value)
+        db.session.commit()
+        log.info("user updated: user_id=%s fields=%s", user.id, ",".join(sorted(data)) or "-")
+        return user

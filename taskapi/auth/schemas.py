@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 import marshmallow as ma
 
 from taskapi.fields import TrimmedString, UTCDateTime
@@ -61,4 +63,31 @@ class TokenSchema(ma.Schema):
     token_type = ma.fields.String(required=True, metadata={"example": "Bearer"})
     expires_in = ma.fields.Integer(
         required=True, metadata={"description": "Access token lifetime in seconds"}
+    )
+
+
+def _valid_zone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ma.ValidationError("Unknown time zone; use an IANA name such as Europe/Paris.") \
+            from error
+
+
+class MeSchema(UserSchema):
+    """The current user, with settings only they see."""
+
+    timezone = ma.fields.String(
+        dump_only=True, metadata={"description": "IANA time zone", "example": "Europe/Paris"}
+    )
+
+
+class MeUpdateSchema(ma.Schema):
+    """PATCH /auth/me: the fields sent change."""
+
+    name = TrimmedString(min_length=1, max_length=255)
+    timezone = TrimmedString(
+        min_length=1, max_length=64, validate=_valid_zone,
+        metadata={"description": "IANA time zone name; drives due_on and day boundaries",
+                  "example": "America/New_York"},
     )

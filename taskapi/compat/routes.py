@@ -155,7 +155,8 @@ class Tasks(MethodView):
             pagination_parameters.page_size = current_app.config["COMPAT_LIST_CAP"]
         items, total = queries.list_tasks(
             user_id,
-            completed=args.get("completed"),
+            args,
+            zone=current_user.timezone,
             offset=pagination_parameters.first_item,
             limit=pagination_parameters.page_size,
         )

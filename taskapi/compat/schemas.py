@@ -41,7 +41,7 @@ class CompatTaskSchema(TaskSchema):
     """A task as the old backend showed it: ``due_date`` for ``due_at``, with ``user_id``."""
 
     class Meta:
-        exclude = ("due_at", "completed_at")
+        exclude = ("due_at", "completed_at", "tags")
 
     user_id = ma.fields.Integer(dump_only=True)
     due_date = LenientDueDate(

@@ -7,6 +7,7 @@ from flask_smorest import abort
 
 from taskapi.extensions import db
 from taskapi.models import Task
+from taskapi.tasks.filters import apply_filters, order_by
 
 
 def owned_tasks(user_id: int) -> sa.Select:
@@ -15,19 +16,17 @@ def owned_tasks(user_id: int) -> sa.Select:
 
 
 def list_tasks(
-    user_id: int, *, completed: bool | None, offset: int, limit: int
+    user_id: int, args: dict, *, zone: str, offset: int, limit: int
 ) -> tuple[list[Task], int]:
-    """One page of the user's tasks, newest first, and the total matching count.
+    """One page of the user's tasks matching ``args`` and the total matching count.
 
-    ``completed`` None means both states. Order: ``created_at`` descending,
-    then ``id`` descending, so equal timestamps still page stably.
+    ``args`` is validated ``TaskListArgsSchema`` data (filters and ``sort``);
+    ``zone`` is the user's IANA time zone for ``due_on``.
     """
-    query = owned_tasks(user_id)
-    if completed is not None:
-        query = query.where(Task.completed == completed)
+    query = apply_filters(owned_tasks(user_id), user_id, args, zone)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     items = db.session.scalars(
-        query.order_by(Task.created_at.desc(), Task.id.desc()).offset(offset).limit(limit)
+        query.order_by(*order_by(args["sort"])).offset(offset).limit(limit)
     ).all()
     return list(items), total
 

@@ -11,6 +11,7 @@ from flask_jwt_extended import current_user, jwt_required
 from taskapi.extensions import db
 from taskapi.models import Task, utcnow
 from taskapi.smorest import Blueprint, bearer_auth
+from taskapi.tags.queries import resolve_tags
 from taskapi.tasks import queries
 from taskapi.tasks.schemas import (
     TaskCompleteSchema,
@@ -35,11 +36,19 @@ PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
 PATCH_SCHEMA = TaskPatchSchema(partial=True)
 
 
+def _with_tags(user_id: int, data: dict) -> dict:
+    """``data`` with ``tag_names`` (from the schema) resolved to the user's Tag rows."""
+    changes = dict(data)
+    if "tag_names" in changes:
+        changes["tags"] = resolve_tags(user_id, changes.pop("tag_names"))
+    return changes
+
+
 def create_task(user_id: int, data: dict) -> Task:
     """Store a new task for ``user_id`` from validated ``TaskSchema`` data."""
     now = utcnow()
     task = Task(user_id=user_id, title=data["title"], created_at=now)
-    task.apply(data, now)
+    task.apply(_with_tags(user_id, data), now)
     db.session.add(task)
     db.session.commit()
     log.info("task created: task_id=%s user_id=%s", task.id, user_id)
@@ -48,7 +57,7 @@ def create_task(user_id: int, data: dict) -> Task:
 
 def update_task(task: Task, changes: dict) -> Task:
     """Apply validated changes to ``task`` and commit."""
-    task.apply(changes)
+    task.apply(_with_tags(task.user_id, changes))
     db.session.commit()
     log.info("task updated: task_id=%s user_id=%s fields=%s",
              task.id, task.user_id, ",".join(sorted(changes)) or "-")
@@ -86,7 +95,8 @@ class Tasks(MethodView):
         """
         items, total = queries.list_tasks(
             current_user.id,
-            completed=args.get("completed"),
+            args,
+            zone=current_user.timezone,
             offset=pagination_parameters.first_item,
             limit=pagination_parameters.page_size,
         )

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from taskapi.fields import QueryBoolean, StrictBoolean, TrimmedString, UTCDateTime
+from taskapi.fields import QueryBoolean, StrictBoolean, TagName, TrimmedString, UTCDateTime
 from taskapi.models import PRIORITIES
+from taskapi.tasks.filters import DEFAULT_SORT, SORT_KEYS, parse_sort
+
+MAX_TAGS = 20
 
 
 class TaskSchema(ma.Schema):
@@ -37,6 +40,12 @@ class TaskSchema(ma.Schema):
         metadata={"description": "Due date and time; input must carry an offset",
                   "example": "2025-12-31T17:00:00Z"},
     )
+    tags = ma.fields.List(
+        TagName(), attribute="tag_names", load_default=list,
+        validate=ma.validate.Length(max=MAX_TAGS),
+        metadata={"description": f"Up to {MAX_TAGS} labels, 1-50 characters each, no commas; "
+                  "matched case-insensitively", "example": ["work", "errands"]},
+    )
     created_at = UTCDateTime(dump_only=True)
     updated_at = UTCDateTime(dump_only=True)
 
@@ -51,7 +60,52 @@ class TaskCompleteSchema(ma.Schema):
     )
 
 
+class SortField(ma.fields.String):
+    """``sort=key,-key``: loads as ``[(key, descending), ...]``; unknown keys are a 422."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return parse_sort(text)
+        except ValueError as error:
+            raise ma.ValidationError(str(error)) from error
+
+
 class TaskListArgsSchema(ma.Schema):
+    """Query parameters of the task list; all filters combine with AND."""
+
     completed = QueryBoolean(
         metadata={"description": "Only completed (true) or open (false) tasks"}
+    )
+    priority = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(PRIORITIES)),
+        metadata={"description": "Repeatable; tasks with any of these priorities"},
+    )
+    tag = ma.fields.List(
+        TagName(), metadata={"description": "Repeatable; tasks carrying all these tags "
+                             "(case-insensitive)"},
+    )
+    q = TrimmedString(
+        min_length=1, max_length=200,
+        metadata={"description": "Case-insensitive text in title or description; "
+                  "% and _ match themselves"},
+    )
+    due_before = UTCDateTime(metadata={"description": "due_at earlier than this (with offset)"})
+    due_after = UTCDateTime(metadata={"description": "due_at later than this (with offset)"})
+    due_on = ma.fields.Date(
+        metadata={"description": "due_at on this calendar day (YYYY-MM-DD) in the user's "
+                  "time zone"},
+    )
+    overdue = QueryBoolean(
+        metadata={"description": "true: due_at in the past and not completed; false: the rest"}
+    )
+    has_due = QueryBoolean(metadata={"description": "Whether due_at is set"})
+    updated_since = UTCDateTime(
+        metadata={"description": "updated_at at or after this (with offset)"}
+    )
+    sort = SortField(
+        load_default=lambda: parse_sort(DEFAULT_SORT),
+        metadata={"description": "Comma-separated keys, '-' for descending: "
+                  f"{', '.join(SORT_KEYS)}. Default {DEFAULT_SORT}; ties broken by id. "
+                  "Tasks without due_at sort last either way.", "example": "-priority,due_at"},
     )
