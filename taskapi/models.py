@@ -146,7 +146,8 @@ class Task(db.Model):
         if "completed" in changes:
             self.set_completed(changes["completed"], now)
         if "tags" in changes:
-            self.tags = changes["tags"]
+            # Same order as a load from the database (relationship order_by).
+            self.tags = sorted(changes["tags"], key=lambda tag: tag.name_key)
         self.updated_at = now
 
     @property
