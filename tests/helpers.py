@@ -85,3 +85,11 @@ def task_count(app) -> int:
     """How many task rows exist, all users together."""
     with app.app_context():
         return db.session.scalar(sa.select(sa.func.count()).select_from(Task))
+
+
+def create_task(client, account, **fields) -> dict:
+    """POST a v1 task for ``account`` (title defaults to "Task") and return its JSON."""
+    fields.setdefault("title", "Task")
+    response = client.post("/api/v1/tasks", json=fields, headers=account.headers)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()

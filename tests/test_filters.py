@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.helpers import assert_error, task_count
+from tests.helpers import assert_error, create_task, task_count
 
 TASKS = "/api/v1/tasks"
 ME = "/api/v1/auth/me"
@@ -21,12 +21,6 @@ FUTURE = "2999-01-01T00:00:00Z"
 
 # --------------------------------------------------------------------- helpers
 
-
-def create_task(client, account, **fields) -> dict:
-    fields.setdefault("title", "Task")
-    response = client.post(TASKS, json=fields, headers=account.headers)
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.get_json()
 
 
 def list_tasks(client, account, params=(), path=TASKS):

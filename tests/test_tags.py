@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from taskapi.extensions import db
 from taskapi.models import Tag, Task, User, task_tags
-from tests.helpers import assert_error, task_count, task_row
+from tests.helpers import assert_error, create_task, task_count, task_row
 
 TASKS = "/api/v1/tasks"
 TAGS = "/api/v1/tags"
@@ -20,12 +20,6 @@ ME = "/api/v1/auth/me"
 
 # --------------------------------------------------------------------- helpers
 
-
-def create_task(client, account, **fields) -> dict:
-    fields.setdefault("title", "Task")
-    response = client.post(TASKS, json=fields, headers=account.headers)
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.get_json()
 
 
 def tag_rows(app, user_id: int | None = None) -> list[tuple[int, str, str]]:

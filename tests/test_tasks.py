@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from taskapi.extensions import db
 from taskapi.models import Task
-from tests.helpers import assert_error, task_count, task_row
+from tests.helpers import assert_error, create_task, task_count, task_row
 
 TASKS = "/api/v1/tasks"
 TASK_KEYS = {
@@ -32,13 +32,6 @@ FULL_TASK = {
 
 # --------------------------------------------------------------------- helpers
 
-
-def create_task(client, account, **fields) -> dict:
-    """POST a task for ``account`` (title defaults to "Task") and return its JSON."""
-    fields.setdefault("title", "Task")
-    response = client.post(TASKS, json=fields, headers=account.headers)
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.get_json()
 
 
 def create_tasks(client, account, count: int) -> list[int]:
