@@ -63,7 +63,6 @@ class Defaults:
     LOG_LEVEL = "INFO"
     LOG_FORMAT = "text"  # "text" or "json"
 
-
     API_TITLE = "taskapi"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

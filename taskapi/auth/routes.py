@@ -81,9 +81,6 @@ def authenticate(email: str, password: str) -> User:
             ("inactive account" if not active else "wrong password"),
         )
         abort(401, message=BAD_CREDENTIALS)
-    user = db.session.get(User, user_id)
-    if user is None or not user.is_active:
-        abort(401, message=BAD_CREDENTIALS)
     g.user_id = user.id
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

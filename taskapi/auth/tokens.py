@@ -158,24 +158,20 @@ def _load_user(_header: dict, _payload: dict) -> User | None:
     return g.get("current_token_user")
 
 
-def _unauthorized(message: str):
-    return error_response(
-        401, message, headers={"WWW-Authenticate": 'Bearer realm="taskapi"'}
-    )
+def _challenge(message: str, error: str | None = None):
+    """401 with the RFC 6750 challenge; ``error="invalid_token"`` when one was sent."""
+    challenge = 'Bearer realm="taskapi"' + (f', error="{error}"' if error else "")
+    return error_response(401, message, headers={"WWW-Authenticate": challenge})
 
 
-def _invalid(message: str, error: str = "invalid_token"):
+def _invalid(message: str):
     log.warning("rejected token: %s", message)
-    return error_response(
-        401,
-        message,
-        headers={"WWW-Authenticate": f'Bearer realm="taskapi", error="{error}"'},
-    )
+    return _challenge(message, "invalid_token")
 
 
 @jwt.unauthorized_loader
 def _missing(reason: str):
-    return _unauthorized(f"Authentication required: {reason}.")
+    return _challenge(f"Authentication required: {reason}.")
 
 
 @jwt.invalid_token_loader
@@ -191,11 +187,7 @@ def _expired(_header: dict, _payload: dict):
 @jwt.revoked_token_loader
 def _revoked(_header: dict, payload: dict):
     log.warning("revoked token used: jti=%s sub=%s", payload.get("jti"), payload.get("sub"))
-    return error_response(
-        401,
-        "The token has been revoked.",
-        headers={"WWW-Authenticate": 'Bearer realm="taskapi", error="invalid_token"'},
-    )
+    return _challenge("The token has been revoked.", "invalid_token")
 
 
 @jwt.user_lookup_error_loader

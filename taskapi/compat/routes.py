@@ -25,7 +25,13 @@ from taskapi.compat.schemas import (
 from taskapi.extensions import db
 from taskapi.smorest import Blueprint, bearer_auth
 from taskapi.tasks import queries
-from taskapi.tasks.routes import complete_task, create_task, delete_task, update_task
+from taskapi.tasks.routes import (
+    complete_task,
+    create_task,
+    delete_task,
+    list_page,
+    update_task,
+)
 from taskapi.tasks.schemas import TaskListArgsSchema
 
 TAG = "Phase II contract"
@@ -153,15 +159,7 @@ class Tasks(MethodView):
         """
         if "page_size" not in request.args:
             pagination_parameters.page_size = current_app.config["COMPAT_LIST_CAP"]
-        items, total = queries.list_tasks(
-            user_id,
-            args,
-            zone=current_user.timezone,
-            offset=pagination_parameters.first_item,
-            limit=pagination_parameters.page_size,
-        )
-        pagination_parameters.item_count = total
-        return items
+        return list_page(current_user, args, pagination_parameters)
 
     @blp.arguments(CompatTaskSchema)
     @blp.response(201, CompatTaskSchema)

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user, jwt_required
 
 from taskapi.extensions import db
-from taskapi.models import Task, utcnow
+from taskapi.models import Task, User, utcnow
 from taskapi.smorest import Blueprint, bearer_auth
 from taskapi.tags.queries import resolve_tags
 from taskapi.tasks import queries
@@ -42,6 +42,20 @@ def _with_tags(user_id: int, data: dict) -> dict:
     if "tag_names" in changes:
         changes["tags"] = resolve_tags(user_id, changes.pop("tag_names"))
     return changes
+
+
+def list_page(user: User, args: dict, pagination_parameters) -> list[Task]:
+    """The page of ``user``'s tasks that ``args`` (filters, sort) and the
+    flask-smorest ``pagination_parameters`` select; sets their ``item_count``."""
+    items, total = queries.list_tasks(
+        user.id,
+        args,
+        zone=user.timezone,
+        offset=pagination_parameters.first_item,
+        limit=pagination_parameters.page_size,
+    )
+    pagination_parameters.item_count = total
+    return items
 
 
 def create_task(user_id: int, data: dict) -> Task:
@@ -93,15 +107,7 @@ class Tasks(MethodView):
         Paginated by `page` and `page_size`; the `X-Pagination` header carries
         the total and page numbers.
         """
-        items, total = queries.list_tasks(
-            current_user.id,
-            args,
-            zone=current_user.timezone,
-            offset=pagination_parameters.first_item,
-            limit=pagination_parameters.page_size,
-        )
-        pagination_parameters.item_count = total
-        return items
+        return list_page(current_user, args, pagination_parameters)
 
     @blp.arguments(TaskSchema)
     @blp.response(201, TaskSchema, headers={"Location": {
