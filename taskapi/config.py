@@ -59,6 +59,7 @@ class Defaults:
     PASSWORD_HASH_PARALLELISM = 4
 
     COMPAT_LIST_CAP = 1000  # most tasks GET /api/{user_id}/tasks returns unpaged
+    REQUIRE_IF_MATCH = False  # True: task writes without If-Match get 428
 
     LOG_LEVEL = "INFO"
     LOG_FORMAT = "text"  # "text" or "json"
@@ -128,6 +129,8 @@ def _check_types(app: Flask) -> None:
         value = app.config.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+    if not isinstance(app.config["REQUIRE_IF_MATCH"], bool):
+        raise ConfigurationError("REQUIRE_IF_MATCH must be true or false")
     if app.config["LOG_FORMAT"] not in ("text", "json"):
         raise ConfigurationError("LOG_FORMAT must be 'text' or 'json'")
     if str(app.config["LOG_LEVEL"]).upper() not in LOG_LEVELS:

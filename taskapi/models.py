@@ -126,6 +126,10 @@ class Task(db.Model):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    #: Incremented by every UPDATE (SQLAlchemy's version counter): the ETag's
+    #: source, and an UPDATE of a stale copy fails instead of overwriting.
+    version: Mapped[int] = mapped_column(server_default="1")
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy API)
 
     user: Mapped[User] = relationship(back_populates="tasks")
     tags: Mapped[list[Tag]] = relationship(

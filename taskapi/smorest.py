@@ -1,8 +1,14 @@
-"""flask-smorest subclasses: the error schema and bounded pagination.
+"""flask-smorest subclasses: the error schema, bounded pagination, optional If-Match.
 
 The library's pagination schema has no upper bound on ``page``; a huge page makes
 an OFFSET the database cannot represent (a 500). :class:`Blueprint` bounds it so
 that such a request is a 422 and the bound appears in the OpenAPI document.
+
+The library's ETag feature makes ``If-Match`` mandatory on PUT, PATCH and DELETE.
+Here it is optional unless ``REQUIRE_IF_MATCH`` is set (RFC 9110 section 13.1.1
+leaves that to the server; RFC 6585 section 3 gives 428 for "required"); a stale
+tag is a 412 that carries the current ``ETag``, and a 304 carries it too
+(RFC 9110 section 15.4.5).
 """
 
 from __future__ import annotations
@@ -10,9 +16,15 @@ from __future__ import annotations
 import functools
 
 import marshmallow as ma
+from flask import Response, current_app, request
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
+from flask_smorest import abort
+from flask_smorest import etag as smorest_etag
+from flask_smorest.exceptions import NotModified
+from flask_smorest.utils import resolve_schema_instance
 from webargs.flaskparser import FlaskParser
+from werkzeug.http import quote_etag
 
 #: Largest accepted ``page``: page x page_size stays far below 2**63 (SQL OFFSET).
 MAX_PAGE = 1_000_000
@@ -42,10 +54,29 @@ class ErrorSchema(ma.Schema):
     )
 
 
+IF_MATCH_HEADER = {
+    **smorest_etag.IF_MATCH_HEADER,
+    "required": False,
+    "description": "The ETag from your last read; a stale one is a 412 and nothing "
+    "changes. Optional unless the server sets TASKAPI_REQUIRE_IF_MATCH (then 428 "
+    "without it).",
+}
+IF_NONE_MATCH_HEADER = {
+    **smorest_etag.IF_NONE_MATCH_HEADER,
+    "description": "The ETag you hold; 304 with no body while it is current.",
+}
+
+
 class Api(_Api):
     """flask-smorest ``Api`` documenting :class:`ErrorSchema` for every error."""
 
     ERROR_SCHEMA = ErrorSchema
+
+    def _register_etag_headers(self):
+        components = self.spec.components
+        components.parameter("IF_NONE_MATCH", "header", IF_NONE_MATCH_HEADER, lazy=True)
+        components.parameter("IF_MATCH", "header", IF_MATCH_HEADER, lazy=True)
+        components.header("ETAG", smorest_etag.ETAG_HEADER, lazy=True)
 
 
 @functools.cache
@@ -69,9 +100,42 @@ class _PaginationParser(FlaskParser):
 
 
 class Blueprint(_Blueprint):
-    """flask-smorest ``Blueprint`` with ``page`` bounded to ``1..MAX_PAGE``."""
+    """flask-smorest ``Blueprint`` with ``page`` bounded to ``1..MAX_PAGE``, keyset
+    pages without ``X-Pagination``, and optional ``If-Match`` (see the module doc).
+    """
 
     PAGINATION_ARGUMENTS_PARSER = _PaginationParser()
+
+    def _set_pagination_metadata(self, page_params, result, headers):
+        if getattr(page_params, "keyset", False):
+            return result, headers  # a cursor page has no total or page numbers
+        return super()._set_pagination_metadata(page_params, result, headers)
+
+    def _check_precondition(self):
+        if (
+            request.method in self.METHODS_NEEDING_CHECK_ETAG
+            and not request.if_match
+            and current_app.config["REQUIRE_IF_MATCH"]
+        ):
+            abort(428, message="This server requires If-Match with the ETag of your "
+                  "last read of the resource.")
+
+    def check_etag(self, etag_data, etag_schema=None):
+        """412 (with the current ``ETag``) when ``If-Match`` is sent and does not
+        match the tag of ``etag_data``; no ``If-Match`` passes."""
+        if not self._is_etag_enabled():
+            return
+        if etag_schema is not None:
+            etag_data = resolve_schema_instance(etag_schema).dump(etag_data)
+        etag = self._generate_etag(etag_data)
+        smorest_etag._get_etag_ctx()["etag_checked"] = True
+        if request.if_match and etag not in request.if_match:
+            abort(412, message="The resource changed since the ETag you sent (If-Match); "
+                  "read it again.", headers={"ETag": quote_etag(etag)})
+
+    def _check_not_modified(self, etag):
+        if request.method in self.METHODS_CHECKING_NOT_MODIFIED and etag in request.if_none_match:
+            raise NotModified(response=Response(status=304, headers={"ETag": quote_etag(etag)}))
 
     def _prepare_pagination_doc(self, doc, doc_info, *, spec, **kwargs):
         pagination = doc_info.get("pagination")

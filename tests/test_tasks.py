@@ -444,6 +444,7 @@ def test_patch_empty_body_changes_no_field(client, app, user):
     after = task_row(app, created["id"])
     before.pop("updated_at")
     after.pop("updated_at")
+    assert after.pop("version") == before.pop("version") + 1  # a write: new ETag
     assert after == before
 
 

@@ -189,7 +189,7 @@ class TaskById(MethodView):
     @auth_doc
     def put(self, data, user_id, task_id):
         """Update a task (every field optional)"""
-        return update_task(queries.get_task_or_404(user_id, task_id), data)
+        return update_task(queries.get_task_or_404(user_id, task_id, for_update=True), data)
 
     @blp.response(204)
     @blp.alt_response(403, response="FORBIDDEN")
@@ -197,7 +197,7 @@ class TaskById(MethodView):
     @auth_doc
     def delete(self, user_id, task_id):
         """Delete a task"""
-        delete_task(queries.get_task_or_404(user_id, task_id))
+        delete_task(queries.get_task_or_404(user_id, task_id, for_update=True))
 
 
 @blp.route(f"/api/{USER_ID}/tasks/{TASK_ID}/complete", tags=[TAG])
@@ -211,5 +211,5 @@ class TaskComplete(MethodView):
     @auth_doc
     def patch(self, data, user_id, task_id):
         """Set `completed`, or toggle it when the body is empty"""
-        task = queries.get_task_or_404(user_id, task_id)
+        task = queries.get_task_or_404(user_id, task_id, for_update=True)
         return complete_task(task, data.get("completed"))

@@ -61,9 +61,11 @@ def delete_tag_or_404(user_id: int, name: str) -> None:
     if tag is None:
         abort(404, message="Tag not found.")
     task_ids = sa.select(task_tags.c.task_id).where(task_tags.c.tag_id == tag.id)
-    # Losing a tag is a modification of each task: updated_at moves.
+    # Losing a tag is a modification of each task: updated_at and the ETag move.
     db.session.execute(
-        sa.update(Task).where(Task.id.in_(task_ids)).values(updated_at=utcnow()),
+        sa.update(Task)
+        .where(Task.id.in_(task_ids))
+        .values(updated_at=utcnow(), version=Task.version + 1),
         execution_options={"synchronize_session": False},
     )
     db.session.delete(tag)

@@ -42,25 +42,42 @@ def parse_sort(value: str) -> list[tuple[str, bool]]:
     return keys
 
 
-def order_by(sort: list[tuple[str, bool]]) -> list[sa.ColumnElement]:
-    """ORDER BY expressions for ``sort``, ending with ``id`` so the order is total."""
-    clauses: list[sa.ColumnElement] = []
+#: 1 for a task without a due date: sorts them last whichever the direction.
+DUE_MISSING = sa.case((Task.due_at.is_(None), 1), else_=0)
+
+
+def sort_columns(sort: list[tuple[str, bool]]) -> list[tuple[sa.ColumnElement, bool]]:
+    """``(expression, descending)`` pairs of the full order of ``sort``.
+
+    ``due_at`` expands to :data:`DUE_MISSING` (ascending) then ``due_at``;
+    ``priority`` is its rank (high 3 .. none 0); ``title`` is ``lower(title)``.
+    The last pair is always ``id`` (in the direction of the last key) so the
+    order is total; keyset cursors compare exactly these expressions.
+    """
+    columns: list[tuple[sa.ColumnElement, bool]] = []
     for key, descending in sort:
         if key == "due_at":
-            # Tasks without a due date go last in both directions.
-            clauses.append(sa.case((Task.due_at.is_(None), 1), else_=0).asc())
-            expression = Task.due_at
+            columns.append((DUE_MISSING, False))
+            columns.append((Task.due_at, descending))
         elif key == "priority":
-            expression = _PRIORITY_RANK
+            columns.append((_PRIORITY_RANK, descending))
         elif key == "title":
-            expression = sa.func.lower(Task.title)
+            columns.append((sa.func.lower(Task.title), descending))
         else:
-            expression = getattr(Task, key)
-        clauses.append(expression.desc() if descending else expression.asc())
+            columns.append((getattr(Task, key), descending))
     if not any(key == "id" for key, _ in sort):
-        last_descending = sort[-1][1] if sort else True
-        clauses.append(Task.id.desc() if last_descending else Task.id.asc())
-    return clauses
+        columns.append((Task.id, sort[-1][1] if sort else True))
+    return columns
+
+
+def order_by(sort: list[tuple[str, bool]]) -> list[sa.ColumnElement]:
+    """ORDER BY expressions for ``sort``, ending with ``id`` so the order is total."""
+    return [expr.desc() if descending else expr.asc() for expr, descending in sort_columns(sort)]
+
+
+def sort_text(sort: list[tuple[str, bool]]) -> str:
+    """The canonical ``sort`` parameter for parsed ``sort``: ``"-due_at,title"``."""
+    return ",".join(("-" if descending else "") + key for key, descending in sort)
 
 
 def escape_like(text: str) -> str:

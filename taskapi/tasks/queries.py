@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
 import sqlalchemy as sa
 from flask_smorest import abort
 
 from taskapi.extensions import db
-from taskapi.models import Task
-from taskapi.tasks.filters import apply_filters, order_by
+from taskapi.models import PRIORITIES, Task, utcnow
+from taskapi.tasks import cursors
+from taskapi.tasks.filters import apply_filters, day_range, order_by, sort_columns
+
+#: Days in ``completed_last_7_days``, today included.
+STATS_DAYS = 7
 
 
 def owned_tasks(user_id: int) -> sa.Select:
@@ -15,25 +24,122 @@ def owned_tasks(user_id: int) -> sa.Select:
     return sa.select(Task).where(Task.user_id == user_id)
 
 
-def list_tasks(
-    user_id: int, args: dict, *, zone: str, offset: int, limit: int
-) -> tuple[list[Task], int]:
-    """One page of the user's tasks matching ``args`` and the total matching count.
+@dataclass
+class TaskPage:
+    """One page of a task list.
 
-    ``args`` is validated ``TaskListArgsSchema`` data (filters and ``sort``);
-    ``zone`` is the user's IANA time zone for ``due_on``.
+    ``total`` is the number of matching tasks (offset pages only; None for a
+    keyset page, which skips the count). ``next_values`` are the sort values of
+    the page's last task when more tasks follow, else None.
     """
+
+    items: list[Task]
+    total: int | None
+    next_values: tuple | None
+
+
+def list_tasks(
+    user_id: int,
+    args: dict,
+    *,
+    zone: str,
+    limit: int,
+    offset: int = 0,
+    after: list[Any] | None = None,
+) -> TaskPage:
+    """A page of the user's tasks matching ``args`` (validated ``TaskListArgsSchema``
+    data: filters and ``sort``), in the order of ``args["sort"]``.
+
+    With ``after`` (values decoded from a cursor) the page is the ``limit`` tasks
+    after that position (a keyset query, no OFFSET, no count); otherwise it is
+    ``limit`` tasks from ``offset`` plus the total count. ``zone`` is the
+    user's IANA time zone for ``due_on``.
+    """
+    sort = args["sort"]
     query = apply_filters(owned_tasks(user_id), user_id, args, zone)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    items = db.session.scalars(
-        query.order_by(*order_by(args["sort"])).offset(offset).limit(limit)
-    ).all()
-    return list(items), total
+    total = None
+    if after is None:
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+        page = query.offset(offset).limit(limit)
+    else:
+        page = query.where(cursors.after(sort, after)).limit(limit + 1)
+    # The sort expressions come back with each row: a cursor holds the values
+    # the database compares (its lower(), not Python's).
+    keys = [expr for expr, _ in sort_columns(sort)]
+    rows = db.session.execute(page.add_columns(*keys).order_by(*order_by(sort))).all()
+    if after is None:
+        more = total > offset + len(rows)
+    else:
+        more = len(rows) > limit
+        rows = rows[:limit]
+    next_values = tuple(rows[-1][1:]) if more and rows else None
+    return TaskPage([row[0] for row in rows], total, next_values)
 
 
-def get_task_or_404(user_id: int, task_id: int) -> Task:
-    """The user's task ``task_id``; 404 when missing or another user's (never 403)."""
-    task = db.session.scalars(owned_tasks(user_id).where(Task.id == task_id)).first()
+def get_task_or_404(user_id: int, task_id: int, *, for_update: bool = False) -> Task:
+    """The user's task ``task_id``; 404 when missing or another user's (never 403).
+
+    ``for_update`` locks the row until the transaction ends (``SELECT ... FOR
+    UPDATE`` on PostgreSQL; SQLite write requests already hold the database
+    lock), so a concurrent writer waits and then sees the new version.
+    """
+    query = owned_tasks(user_id).where(Task.id == task_id)
+    if for_update:
+        query = query.with_for_update()
+    task = db.session.scalars(query).first()
     if task is None:
         abort(404, message="Task not found.")
     return task
+
+
+def task_stats(user_id: int, zone: str, now: datetime | None = None) -> dict:
+    """Counts over the user's tasks, in one aggregate query.
+
+    Returns ``{total, completed, open, overdue, due_today, by_priority: {high,
+    medium, low, none}, completed_last_7_days: [{date, count}]}``. ``overdue`` is
+    open with ``due_at`` before ``now``; ``due_today`` is open with ``due_at``
+    on today's date in ``zone``; the 7 day buckets (oldest first, today last)
+    count ``completed_at`` by calendar day in ``zone``. Day boundaries are
+    computed in Python as UTC instants, so the SQL is the same on every database.
+    """
+    now = now or utcnow()
+    today = now.astimezone(ZoneInfo(zone)).date()
+    days = [today - timedelta(days=n) for n in range(STATS_DAYS - 1, -1, -1)]
+
+    def count(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.func.count(sa.case((sa.and_(*conditions), 1)))
+
+    def within(column: sa.ColumnElement, day: date) -> sa.ColumnElement[bool]:
+        start, end = day_range(day, zone)
+        return sa.and_(column >= start, column < end)
+
+    is_open = Task.completed.is_(False)
+    columns = {
+        "total": sa.func.count(),
+        "completed": count(Task.completed.is_(True)),
+        "overdue": count(is_open, Task.due_at < now),
+        "due_today": count(is_open, within(Task.due_at, today)),
+        **{f"priority_{name}": count(Task.priority == name) for name in PRIORITIES},
+        "priority_none": count(Task.priority.is_(None)),
+        **{
+            f"day_{n}": count(Task.completed.is_(True), within(Task.completed_at, day))
+            for n, day in enumerate(days)
+        },
+    }
+    row = db.session.execute(
+        sa.select(*(column.label(name) for name, column in columns.items()))
+        .where(Task.user_id == user_id)
+    ).one()._mapping
+    return {
+        "total": row["total"],
+        "completed": row["completed"],
+        "open": row["total"] - row["completed"],
+        "overdue": row["overdue"],
+        "due_today": row["due_today"],
+        "by_priority": {
+            name: row[f"priority_{name}"] for name in (*reversed(PRIORITIES), "none")
+        },
+        "completed_last_7_days": [
+            {"date": day, "count": row[f"day_{n}"]} for n, day in enumerate(days)
+        ],
+    }

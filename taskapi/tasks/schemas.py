@@ -10,6 +10,7 @@ import marshmallow as ma
 
 from taskapi.fields import QueryBoolean, StrictBoolean, TagName, TrimmedString, UTCDateTime
 from taskapi.models import PRIORITIES
+from taskapi.tasks.cursors import MAX_CURSOR_LENGTH
 from taskapi.tasks.filters import DEFAULT_SORT, SORT_KEYS, parse_sort
 
 MAX_TAGS = 20
@@ -108,4 +109,44 @@ class TaskListArgsSchema(ma.Schema):
         metadata={"description": "Comma-separated keys, '-' for descending: "
                   f"{', '.join(SORT_KEYS)}. Default {DEFAULT_SORT}; ties broken by id. "
                   "Tasks without due_at sort last either way.", "example": "-priority,due_at"},
+    )
+    cursor = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=MAX_CURSOR_LENGTH),
+        metadata={"description": "Opaque position from the previous response's "
+                  "X-Next-Cursor: returns the page after it (same sort required; not "
+                  "with page)"},
+    )
+
+
+class PriorityCountsSchema(ma.Schema):
+    high = ma.fields.Integer(required=True)
+    medium = ma.fields.Integer(required=True)
+    low = ma.fields.Integer(required=True)
+    none = ma.fields.Integer(required=True, metadata={"description": "No priority set"})
+
+
+class DayCountSchema(ma.Schema):
+    date = ma.fields.Date(required=True, metadata={"description": "Calendar day in the "
+                          "user's time zone", "example": "2026-11-21"})
+    count = ma.fields.Integer(required=True)
+
+
+class TaskStatsSchema(ma.Schema):
+    """Counts over all the user's tasks, computed by the database."""
+
+    total = ma.fields.Integer(required=True)
+    completed = ma.fields.Integer(required=True)
+    open = ma.fields.Integer(required=True, metadata={"description": "total - completed"})
+    overdue = ma.fields.Integer(
+        required=True, metadata={"description": "Open tasks with due_at in the past"}
+    )
+    due_today = ma.fields.Integer(
+        required=True,
+        metadata={"description": "Open tasks due today in the user's time zone"},
+    )
+    by_priority = ma.fields.Nested(PriorityCountsSchema, required=True)
+    completed_last_7_days = ma.fields.List(
+        ma.fields.Nested(DayCountSchema), required=True,
+        metadata={"description": "Tasks completed on each of the last 7 days, oldest "
+                  "first, today last (by completed_at)"},
     )
