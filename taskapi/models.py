@@ -111,6 +111,9 @@ class Task(db.Model):
         sa.Index("ix_tasks_user_id_created_at_id", "user_id", "created_at", "id"),
         sa.Index("ix_tasks_user_id_completed_created_at", "user_id", "completed", "created_at"),
         sa.Index("ix_tasks_user_id_due_at", "user_id", "due_at"),
+        # sort=due_at: tasks without a due date last (taskapi.tasks.filters.DUE_MISSING).
+        sa.Index("ix_tasks_user_id_due_order", "user_id", sa.text("(due_at IS NULL)"),
+                 "due_at", "id"),
         sa.CheckConstraint(
             "priority IN ('low', 'medium', 'high')", name="priority_valid"
         ),

@@ -1,4 +1,4 @@
-"""task version counter (ETag source, optimistic concurrency)
+"""task version counter (ETag source), index for sort=due_at
 
 Revision ID: b59ceec3ed02
 Revises: d3d386adcd03
@@ -19,8 +19,12 @@ def upgrade():
     # Existing tasks start at version 1.
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.add_column(sa.Column('version', sa.Integer(), server_default='1', nullable=False))
+    # ORDER BY due_at IS NULL, due_at, id (tasks without a due date last).
+    op.create_index('ix_tasks_user_id_due_order', 'tasks',
+                    ['user_id', sa.text('(due_at IS NULL)'), 'due_at', 'id'])
 
 
 def downgrade():
+    op.drop_index('ix_tasks_user_id_due_order', table_name='tasks')
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.drop_column('version')

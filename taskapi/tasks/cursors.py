@@ -91,7 +91,12 @@ def _load_value(expr: sa.ColumnElement, value: Any) -> Any:
         if loaded.tzinfo is None:
             raise CursorError("Invalid cursor.")
         return loaded
-    expected = str if isinstance(expr.type, sa.String) else int
+    if isinstance(expr.type, sa.Boolean):
+        expected: type = bool
+    elif isinstance(expr.type, sa.String):
+        expected = str
+    else:
+        expected = int
     if type(value) is not expected:
         raise CursorError("Invalid cursor.")
     return value
@@ -101,20 +106,34 @@ def after(sort: list[tuple[str, bool]], values: list[Any]) -> sa.ColumnElement[b
     """``WHERE`` condition: rows strictly after ``values`` in the order of ``sort``.
 
     A ``None`` value (a task without ``due_at``) compares as ``IS NULL``; the
-    ``DUE_MISSING`` key before it already places those tasks last.
+    ``DUE_MISSING`` key before it already places those tasks last. Boolean keys
+    compare with ``=`` only (false before true), as SQLAlchemy requires.
     """
     columns = sort_columns(sort)
+    directions = {descending for _, descending in columns}
+    if len(directions) == 1 and None not in values:
+        # One direction: a row-value comparison, which both databases turn into
+        # a single index range that starts right at the cursor.
+        left = sa.tuple_(*(expr for expr, _ in columns))
+        right = sa.tuple_(*(sa.literal(value, expr.type) for (expr, _), value
+                            in zip(columns, values, strict=True)))
+        return left < right if directions == {True} else left > right
     branches: list[sa.ColumnElement[bool]] = []
     equal: list[sa.ColumnElement[bool]] = []
     for (expr, descending), value in zip(columns, values, strict=True):
         if value is None:
             equal.append(expr.is_(None))
             continue
+        if isinstance(value, bool):
+            if value == descending:  # the other boolean value comes after
+                branches.append(sa.and_(*equal, expr == (not value)))
+            equal.append(expr == value)
+            continue
         branches.append(sa.and_(*equal, expr < value if descending else expr > value))
         equal.append(expr == value)
     condition = sa.or_(*branches) if branches else sa.false()
     (first, descending), first_value = columns[0], values[0]
-    if first_value is not None:
+    if first_value is not None and not isinstance(first_value, bool):
         # Implied by the OR above; stated so the index on the first key is used.
         bound = first <= first_value if descending else first >= first_value
         condition = sa.and_(bound, condition)

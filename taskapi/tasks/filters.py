@@ -42,8 +42,10 @@ def parse_sort(value: str) -> list[tuple[str, bool]]:
     return keys
 
 
-#: 1 for a task without a due date: sorts them last whichever the direction.
-DUE_MISSING = sa.case((Task.due_at.is_(None), 1), else_=0)
+#: True for a task without a due date; sorted ascending (false before true on
+#: every database) it puts them last whichever the direction of ``due_at``. The
+#: index ``ix_tasks_user_id_due_order`` is on exactly this expression.
+DUE_MISSING = Task.due_at.is_(None)
 
 
 def sort_columns(sort: list[tuple[str, bool]]) -> list[tuple[sa.ColumnElement, bool]]:
