@@ -1,8 +1,9 @@
 """Fixtures: a fresh app and database per test, a client, and account helpers.
 
 Databases: a new SQLite file per test by default. With
-``TASKAPI_TEST_DATABASE_URL`` set, that database is used instead and every table
-is dropped and re-created around each test.
+``TASKAPI_TEST_DATABASE_URL`` set (a throwaway PostgreSQL database), that
+database is used instead: its ``public`` schema is dropped and re-created before
+each test, so no test sees another's rows, tables or ``alembic_version``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 
 from taskapi import create_app
 from taskapi.extensions import db
-from tests.helpers import TEST_SECRETS, Account, make_account
+from tests.helpers import TEST_SECRETS, Account, make_account, reset_database
 
 # Cheap argon2id parameters for speed; production values are tested in test_config.
 FAST_HASHING = {
@@ -26,9 +27,12 @@ FAST_HASHING = {
 
 @pytest.fixture
 def database_url(tmp_path) -> str:
-    return os.environ.get("TASKAPI_TEST_DATABASE_URL") or (
-        f"sqlite:///{tmp_path / 'test.sqlite3'}"
-    )
+    """The test's database URL, empty: a new SQLite file, or the reset test database."""
+    url = os.environ.get("TASKAPI_TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    reset_database(url)
+    return url
 
 
 @pytest.fixture
@@ -45,13 +49,10 @@ def app_config(database_url) -> dict:
 def app(app_config):
     app = create_app(app_config)
     with app.app_context():
-        db.drop_all()
         db.create_all()
     yield app
     with app.app_context():
         db.session.remove()
-        if os.environ.get("TASKAPI_TEST_DATABASE_URL"):
-            db.drop_all()
         db.engine.dispose()
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from taskapi.config import normalize_database_uri
 from taskapi.extensions import db
 from taskapi.models import Task
 
@@ -70,6 +71,22 @@ def assert_error(response, status: int, *, field: str | None = None) -> dict:
         locations = body["errors"]
         assert any(field in fields for fields in locations.values()), body
     return body
+
+
+def is_postgresql(url: str) -> bool:
+    return url.startswith(("postgres://", "postgresql"))
+
+
+def reset_database(url: str) -> None:
+    """Empty the PostgreSQL database at ``url``: drop and re-create its ``public``
+    schema (tables, types, ``alembic_version``: everything)."""
+    engine = sa.create_engine(normalize_database_uri(url), poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            connection.exec_driver_sql("CREATE SCHEMA public")
+    finally:
+        engine.dispose()
 
 
 def task_row(app, task_id: int) -> dict | None:

@@ -64,7 +64,7 @@ def sort_columns(sort: list[tuple[str, bool]]) -> list[tuple[sa.ColumnElement, b
         elif key == "priority":
             columns.append((_PRIORITY_RANK, descending))
         elif key == "title":
-            columns.append((sa.func.lower(Task.title), descending))
+            columns.append((sa.func.lower(Task.title, type_=Task.title.type), descending))
         else:
             columns.append((getattr(Task, key), descending))
     if not any(key == "id" for key, _ in sort):
