@@ -31,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from taskapi.bodies import init_body_checks
     from taskapi.config import load_config
     from taskapi.logging import configure_logging, init_request_logging
+    from taskapi.security import init_security
 
     instance_path = os.environ.get("TASKAPI_INSTANCE_PATH")
     app = Flask(
@@ -41,6 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     load_config(app, config)
     configure_logging(app)
     init_request_logging(app)
+    init_security(app)
     init_body_checks(app)
     register_extensions(app)
     register_blueprints(app)
@@ -53,10 +55,12 @@ def register_extensions(app: Flask) -> None:
     from taskapi.auth.tokens import init_jwt
     from taskapi.database import init_database
     from taskapi.extensions import api, db, migrate
+    from taskapi.ratelimits import init_rate_limits
 
     init_database(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     init_jwt(app)
+    init_rate_limits(app)
     app.config.setdefault("API_SPEC_OPTIONS", {})
     app.config["API_SPEC_OPTIONS"].setdefault("info", {}).setdefault(
         "description", "Per-user tasks behind JWT bearer authentication."
@@ -74,6 +78,7 @@ def register_blueprints(app: Flask) -> None:
     from taskapi.compat import blp as compat_blp
     from taskapi.compat.routes import TAG as compat_tag
     from taskapi.extensions import api
+    from taskapi.readiness import blp as health_blp
     from taskapi.tags import blp as tags_blp
     from taskapi.tasks import blp as tasks_blp
 
@@ -81,6 +86,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(tasks_blp)
     api.register_blueprint(tags_blp)
     api.register_blueprint(compat_blp)
+    api.register_blueprint(health_blp)
     api.spec.tag({"name": compat_tag, "description": "The original backend's URL contract, "
                   "kept unchanged for existing clients: /api/auth/* and /api/{user_id}/tasks."})
 

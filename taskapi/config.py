@@ -61,6 +61,31 @@ class Defaults:
     COMPAT_LIST_CAP = 1000  # most tasks GET /api/{user_id}/tasks returns unpaged
     REQUIRE_IF_MATCH = False  # True: task writes without If-Match get 428
 
+    # Database engine (SQLAlchemy pool; PostgreSQL). Per process: gunicorn
+    # workers x (DB_POOL_SIZE + DB_MAX_OVERFLOW) must stay below max_connections.
+    DB_POOL_SIZE = 5
+    DB_MAX_OVERFLOW = 5
+    DB_POOL_TIMEOUT = 10  # seconds a request waits for a pooled connection
+    DB_POOL_RECYCLE = 1800  # seconds before a connection is replaced
+    DB_POOL_PRE_PING = True  # test each connection on checkout: survives server restarts
+    DB_CONNECT_TIMEOUT = 5  # seconds (PostgreSQL)
+    DB_STATEMENT_TIMEOUT_MS = 10000  # PostgreSQL statement_timeout; 0 = none
+    DB_RETRY_AFTER = 5  # seconds, Retry-After of a 503 while the database is down
+
+    # Rate limits (Flask-Limiter; limit strings as in its docs, "N per minute; M per hour").
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = "memory://"  # per process; redis://host:6379/0 to share
+    RATELIMIT_DEFAULT = "300 per minute"  # every route, per user (per IP when anonymous)
+    RATELIMIT_AUTH_PER_IP = "20 per minute; 200 per hour"  # login and register, per client IP
+    RATELIMIT_AUTH_PER_ACCOUNT = "10 per minute; 50 per hour"  # login and register, per email
+    PROXY_FIX_X_FOR = 0  # proxies in front that set X-Forwarded-For (0: trust none)
+    PROXY_FIX_X_PROTO = 0  # proxies in front that set X-Forwarded-Proto
+
+    # Browser clients and response headers.
+    CORS_ORIGINS: list[str] | str | None = None  # None: localhost:3000 in development only
+    HSTS = False  # Strict-Transport-Security on every response (serve over HTTPS only)
+    HSTS_MAX_AGE = 31536000  # seconds
+
     LOG_LEVEL = "INFO"
     LOG_FORMAT = "text"  # "text" or "json"
 
@@ -110,6 +135,19 @@ def normalize_database_uri(uri: str) -> str:
     return uri
 
 
+def _origins(app: Flask) -> list[str]:
+    """``CORS_ORIGINS`` as a list: a JSON list, or a comma-separated string."""
+    value = app.config.get("CORS_ORIGINS")
+    if value is None:
+        return [] if is_production(app) else ["http://localhost:3000"]
+    if isinstance(value, str):
+        value = [origin.strip() for origin in value.split(",") if origin.strip()]
+    if not isinstance(value, list) or not all(isinstance(o, str) for o in value):
+        raise ConfigurationError("CORS_ORIGINS must be a list of origins or a "
+                                 "comma-separated string")
+    return value
+
+
 def is_production(app: Flask) -> bool:
     """True when ``ENV`` (``TASKAPI_ENV``) is ``production``."""
     return str(app.config.get("ENV", "")).lower() == "production"
@@ -117,6 +155,12 @@ def is_production(app: Flask) -> bool:
 
 def _check_types(app: Flask) -> None:
     for name in (
+        "DB_POOL_SIZE",
+        "DB_POOL_TIMEOUT",
+        "DB_POOL_RECYCLE",
+        "DB_CONNECT_TIMEOUT",
+        "DB_RETRY_AFTER",
+        "HSTS_MAX_AGE",
         "JWT_ACCESS_TOKEN_EXPIRES",
         "JWT_REFRESH_TOKEN_EXPIRES",
         "MAX_CONTENT_LENGTH",
@@ -129,8 +173,15 @@ def _check_types(app: Flask) -> None:
         value = app.config.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
-    if not isinstance(app.config["REQUIRE_IF_MATCH"], bool):
-        raise ConfigurationError("REQUIRE_IF_MATCH must be true or false")
+    for name in ("DB_MAX_OVERFLOW", "DB_STATEMENT_TIMEOUT_MS", "PROXY_FIX_X_FOR",
+                 "PROXY_FIX_X_PROTO"):
+        value = app.config.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigurationError(f"{name} must be an integer >= 0, got {value!r}")
+    for name in ("REQUIRE_IF_MATCH", "DB_POOL_PRE_PING", "RATELIMIT_ENABLED", "HSTS"):
+        if not isinstance(app.config[name], bool):
+            raise ConfigurationError(f"{name} must be true or false")
+    app.config["CORS_ORIGINS"] = _origins(app)
     if app.config["LOG_FORMAT"] not in ("text", "json"):
         raise ConfigurationError("LOG_FORMAT must be 'text' or 'json'")
     if str(app.config["LOG_LEVEL"]).upper() not in LOG_LEVELS:

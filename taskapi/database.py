@@ -15,9 +15,11 @@ pysqlite.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, has_request_context, request
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from taskapi.extensions import db
 
@@ -29,11 +31,39 @@ def init_database(app: Flask) -> None:
 
     Creating the engine does not connect: nothing touches the database here.
     """
+    options = engine_options(app.config)
+    options.update(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+
+def engine_options(config) -> dict[str, Any]:
+    """SQLAlchemy ``create_engine`` options from the ``DB_*`` settings.
+
+    PostgreSQL: a pool of ``DB_POOL_SIZE`` (+ ``DB_MAX_OVERFLOW``) connections per
+    process, each tested on checkout (``pool_pre_ping``, so a restarted server
+    costs no failed request) and replaced after ``DB_POOL_RECYCLE`` seconds;
+    ``connect_timeout`` and a server-side ``statement_timeout`` bound how long a
+    request can wait on the database (SQLAlchemy docs, "Connection Pooling";
+    PostgreSQL docs, "Client Connection Defaults"). SQLite: pre-ping only.
+    """
+    options: dict[str, Any] = {"pool_pre_ping": config["DB_POOL_PRE_PING"]}
+    if make_url(config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "postgresql":
+        options.update(
+            pool_size=config["DB_POOL_SIZE"],
+            max_overflow=config["DB_MAX_OVERFLOW"],
+            pool_timeout=config["DB_POOL_TIMEOUT"],
+            pool_recycle=config["DB_POOL_RECYCLE"],
+            connect_args={
+                "connect_timeout": config["DB_CONNECT_TIMEOUT"],
+                "options": f"-c statement_timeout={config['DB_STATEMENT_TIMEOUT_MS']}",
+            },
+        )
+    return options
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

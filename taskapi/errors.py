@@ -16,8 +16,11 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, jsonify
-from sqlalchemy.exc import IntegrityError
+from flask import Flask, Response, current_app, jsonify
+from flask_limiter.errors import RateLimitExceeded
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from taskapi.extensions import db
@@ -31,6 +34,7 @@ DEFAULT_MESSAGES = {
     413: "The request body is larger than the limit.",
     415: "The request body must be JSON.",
     422: "The request data is invalid.",
+    503: "The database is unavailable; retry after the time in Retry-After.",
     500: "Internal server error. The failure was logged; quote the request id.",
 }
 
@@ -56,7 +60,12 @@ def error_response(
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers; call after ``api.init_app`` so these win."""
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(RateLimitExceeded, handle_rate_limit)
     app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(StaleDataError, handle_stale_data)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(PoolTimeoutError, handle_database_unavailable)
+    app.register_error_handler(DBAPIError, handle_dbapi_error)
     app.register_error_handler(Exception, handle_unexpected_error)
 
 
@@ -97,6 +106,42 @@ def handle_integrity_error(error: IntegrityError) -> Response:
     _rollback()
     log.warning("integrity error: %s", error.orig.__class__.__name__)
     return error_response(409, "The request conflicts with the current state of the data.")
+
+
+def handle_rate_limit(error: RateLimitExceeded) -> Response:
+    """429; Flask-Limiter adds ``Retry-After`` and ``X-RateLimit-*`` after this."""
+    return error_response(
+        429, f"Too many requests (limit: {error.limit.limit}); retry after the number "
+        "of seconds in Retry-After."
+    )
+
+
+def handle_stale_data(error: StaleDataError) -> Response:
+    """An UPDATE or DELETE found the row at another version (a concurrent write)."""
+    _rollback()
+    log.warning("stale data: %s", error)
+    return error_response(409, "The task was changed by another request; read it again "
+                          "and retry.")
+
+
+def handle_database_unavailable(error: Exception) -> Response:
+    """The database cannot be reached, or answered too slowly: 503 + Retry-After.
+
+    The failed connection is discarded by the pool; with ``pool_pre_ping`` the
+    next request gets a working one as soon as the server is back.
+    """
+    _rollback()
+    log.error("database unavailable: %s", type(getattr(error, "orig", None) or error).__name__)
+    return error_response(
+        503, headers={"Retry-After": str(current_app.config["DB_RETRY_AFTER"])}
+    )
+
+
+def handle_dbapi_error(error: DBAPIError) -> Response:
+    """A lost connection (``connection_invalidated``) is a 503, anything else a 500."""
+    if error.connection_invalidated:
+        return handle_database_unavailable(error)
+    return handle_unexpected_error(error)
 
 
 def handle_unexpected_error(error: BaseException) -> Response:

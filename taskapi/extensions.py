@@ -1,11 +1,13 @@
 """Extension singletons, bound to an app by ``create_app`` through ``init_app``."""
 
 from flask_jwt_extended import JWTManager
+from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from taskapi.ratelimits import client_key, exempt_from_default
 from taskapi.smorest import Api
 
 #: Deterministic constraint names, so Alembic can alter them (SQLite batch mode
@@ -29,3 +31,4 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 jwt = JWTManager()
 api = Api()
+limiter = Limiter(key_func=client_key, default_limits_exempt_when=exempt_from_default)

@@ -122,7 +122,9 @@ class Blueprint(_Blueprint):
 
     def check_etag(self, etag_data, etag_schema=None):
         """412 (with the current ``ETag``) when ``If-Match`` is sent and does not
-        match the tag of ``etag_data``; no ``If-Match`` passes."""
+        match the tag of ``etag_data`` (strong comparison), or when
+        ``If-None-Match`` is sent and matches it (weak comparison); no
+        condition passes."""
         if not self._is_etag_enabled():
             return
         if etag_schema is not None:
@@ -132,9 +134,15 @@ class Blueprint(_Blueprint):
         if request.if_match and etag not in request.if_match:
             abort(412, message="The resource changed since the ETag you sent (If-Match); "
                   "read it again.", headers={"ETag": quote_etag(etag)})
+        if request.if_none_match and request.if_none_match.contains_weak(etag):
+            # RFC 9110 section 13.1.2: a true If-None-Match on a write is a 412.
+            abort(412, message="If-None-Match matches the resource's current ETag.",
+                  headers={"ETag": quote_etag(etag)})
 
     def _check_not_modified(self, etag):
-        if request.method in self.METHODS_CHECKING_NOT_MODIFIED and etag in request.if_none_match:
+        # If-None-Match uses the weak comparison (RFC 9110 section 13.1.2).
+        if (request.method in self.METHODS_CHECKING_NOT_MODIFIED
+                and request.if_none_match.contains_weak(etag)):
             raise NotModified(response=Response(status=304, headers={"ETag": quote_etag(etag)}))
 
     def _prepare_pagination_doc(self, doc, doc_info, *, spec, **kwargs):

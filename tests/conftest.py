@@ -42,6 +42,9 @@ def app_config(database_url) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         **TEST_SECRETS,
         **FAST_HASHING,
+        # Most tests log in far more often than a client may; tests/test_rate_limits.py
+        # switches the limits on.
+        "RATELIMIT_ENABLED": False,
     }
 
 

@@ -26,6 +26,7 @@ from taskapi.auth.schemas import (
 )
 from taskapi.extensions import db
 from taskapi.models import User
+from taskapi.ratelimits import auth_limits
 from taskapi.smorest import Blueprint, bearer_auth
 
 log = logging.getLogger("taskapi.auth")
@@ -103,6 +104,8 @@ def rotate_refresh_token() -> dict:
 
 @blp.route("/register")
 class Register(MethodView):
+    decorators = [auth_limits]
+
     @blp.arguments(RegisterSchema)
     @blp.response(201, UserSchema)
     @blp.alt_response(409, response="CONFLICT")
@@ -117,6 +120,8 @@ class Register(MethodView):
 
 @blp.route("/login")
 class Login(MethodView):
+    decorators = [auth_limits]
+
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")

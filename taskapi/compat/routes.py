@@ -23,6 +23,7 @@ from taskapi.compat.schemas import (
     MessageSchema,
 )
 from taskapi.extensions import db
+from taskapi.ratelimits import auth_limits
 from taskapi.smorest import Blueprint, bearer_auth
 from taskapi.tasks import queries
 from taskapi.tasks.routes import (
@@ -92,6 +93,8 @@ class Docs(MethodView):
 
 @blp.route("/api/auth/register", tags=[TAG])
 class Register(MethodView):
+    decorators = [auth_limits]
+
     @blp.arguments(RegisterSchema)
     @blp.response(201, CompatAuthSchema)
     @blp.alt_response(409, response="CONFLICT")
@@ -105,6 +108,8 @@ class Register(MethodView):
 
 @blp.route("/api/auth/login", tags=[TAG])
 class Login(MethodView):
+    decorators = [auth_limits]
+
     @blp.arguments(LoginSchema)
     @blp.response(200, CompatAuthSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")

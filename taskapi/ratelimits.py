@@ -1,0 +1,93 @@
+"""Rate limits (Flask-Limiter): who is counted, and the limits of the auth routes.
+
+- Every route: ``RATELIMIT_DEFAULT`` per user. The user is the ``sub`` of a
+  bearer token whose signature and expiry verify (no database query; a forged
+  token cannot spend another user's budget); without one, the client IP.
+- Login and register (v1 and the original contract's twins share the buckets):
+  ``RATELIMIT_AUTH_PER_IP`` per client IP and ``RATELIMIT_AUTH_PER_ACCOUNT`` per
+  email in the body (OWASP Authentication Cheat Sheet, "Protect against
+  automated attacks").
+- Over a limit: 429 with the one error shape, ``Retry-After`` and
+  ``X-RateLimit-Limit/Remaining/Reset`` (set by Flask-Limiter).
+- Storage: ``RATELIMIT_STORAGE_URI``. ``memory://`` counts per process; with
+  ``redis://`` every process and machine shares the counts. If Redis fails,
+  requests are still served (``RATELIMIT_SWALLOW_ERRORS``), counted in memory
+  per process until it is back (``RATELIMIT_IN_MEMORY_FALLBACK_ENABLED``), and
+  the outage is logged as a warning on ``flask-limiter``.
+- The client IP is ``request.remote_addr``; behind proxies set
+  ``PROXY_FIX_X_FOR`` so it is the client's, not the proxy's.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, request
+from flask_jwt_extended import decode_token
+
+AUTH_SCOPE_IP = "auth-ip"
+AUTH_SCOPE_ACCOUNT = "auth-account"
+#: Routes no limit applies to: load-balancer probes.
+EXEMPT_ENDPOINTS = frozenset({"compat.Health", "compat.health", "health.Ready", "ready"})
+
+
+def client_ip() -> str:
+    """The client's IP address (after ProxyFix, when configured)."""
+    return request.remote_addr or "unknown"
+
+
+def client_key() -> str:
+    """``user:<id>`` for a request with a valid bearer token, else ``ip:<address>``."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme == "Bearer" and token:
+        try:
+            subject = decode_token(token.strip(), allow_expired=False)["sub"]
+        except Exception:  # any invalid token: the route answers 401 itself
+            subject = None
+        if isinstance(subject, str):
+            return f"user:{subject}"
+    return f"ip:{client_ip()}"
+
+
+def account_key() -> str:
+    """``account:<email>`` from the JSON body of a login or register request
+    (case-insensitive, trimmed); the client IP when the body has no email."""
+    body = request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    if isinstance(email, str) and email.strip():
+        return f"account:{email.strip().lower()[:320]}"
+    return f"ip:{client_ip()}"
+
+
+def _auth_per_ip() -> str:
+    return current_app.config["RATELIMIT_AUTH_PER_IP"]
+
+
+def _auth_per_account() -> str:
+    return current_app.config["RATELIMIT_AUTH_PER_ACCOUNT"]
+
+
+def exempt_from_default() -> bool:
+    """Preflight requests and probes are not counted."""
+    return request.method == "OPTIONS" or request.endpoint in EXEMPT_ENDPOINTS
+
+
+def auth_limits(view):
+    """Decorator for login and register views: both shared limits."""
+    from taskapi.extensions import limiter
+
+    view = limiter.shared_limit(_auth_per_account, AUTH_SCOPE_ACCOUNT, key_func=account_key)(view)
+    return limiter.shared_limit(_auth_per_ip, AUTH_SCOPE_IP, key_func=client_ip)(view)
+
+
+def init_rate_limits(app: Flask) -> None:
+    """Bind the limiter to ``app`` with the settings above."""
+    from taskapi.extensions import limiter
+
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    if str(app.config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://")):
+        # A dead Redis must cost a request at most a second, not a hang.
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS",
+                              {"socket_connect_timeout": 1, "socket_timeout": 1})
+    limiter.init_app(app)
