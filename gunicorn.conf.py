@@ -7,8 +7,15 @@ GUNICORN_THREADS         default 4 (gthread only)
 GUNICORN_TIMEOUT         seconds a worker may stay silent before it is restarted, default 30
 GUNICORN_GRACEFUL_TIMEOUT seconds to finish requests on restart, default 30
 GUNICORN_KEEPALIVE       seconds, default 5
-GUNICORN_MAX_REQUESTS    restart a worker after this many requests (0 = never), default 0
+GUNICORN_MAX_REQUESTS    restart a worker after this many requests, with 10% jitter so
+                         workers do not restart together (0 = never), default 1000
 GUNICORN_LOG_LEVEL       default info
+FORWARDED_ALLOW_IPS      gunicorn's own setting (environment variable of that name):
+                         proxies trusted for X-Forwarded-Proto, default 127.0.0.1. The
+                         client IP for rate limits comes from TASKAPI_PROXY_FIX_X_FOR.
+
+The access log is the app's own (logger taskapi.access: one line per request with
+request id, user and duration, text or JSON), so gunicorn's is off.
 """
 
 import multiprocessing
@@ -26,7 +33,7 @@ threads = _int("GUNICORN_THREADS", 4)
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
-max_requests = _int("GUNICORN_MAX_REQUESTS", 0)
+max_requests = _int("GUNICORN_MAX_REQUESTS", 1000)
 max_requests_jitter = max_requests // 10
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # The app writes one access line per request itself (taskapi.access).
