@@ -106,6 +106,7 @@ def rotate_refresh_token() -> dict:
 class Register(MethodView):
     decorators = [auth_limits]
 
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.arguments(RegisterSchema)
     @blp.response(201, UserSchema)
     @blp.alt_response(409, response="CONFLICT")
@@ -122,6 +123,7 @@ class Register(MethodView):
 class Login(MethodView):
     decorators = [auth_limits]
 
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")

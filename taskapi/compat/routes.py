@@ -95,6 +95,7 @@ class Docs(MethodView):
 class Register(MethodView):
     decorators = [auth_limits]
 
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.arguments(RegisterSchema)
     @blp.response(201, CompatAuthSchema)
     @blp.alt_response(409, response="CONFLICT")
@@ -110,6 +111,7 @@ class Register(MethodView):
 class Login(MethodView):
     decorators = [auth_limits]
 
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.arguments(LoginSchema)
     @blp.response(200, CompatAuthSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
