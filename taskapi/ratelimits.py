@@ -26,7 +26,7 @@ from flask_jwt_extended import decode_token
 AUTH_SCOPE_IP = "auth-ip"
 AUTH_SCOPE_ACCOUNT = "auth-account"
 #: Routes no limit applies to: load-balancer probes.
-EXEMPT_ENDPOINTS = frozenset({"compat.Health", "compat.health", "health.Ready", "ready"})
+EXEMPT_ENDPOINTS = frozenset({"compat.Health", "health.Ready"})
 
 
 def client_ip() -> str:
