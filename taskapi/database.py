@@ -32,7 +32,11 @@ def init_database(app: Flask) -> None:
     Creating the engine does not connect: nothing touches the database here.
     """
     options = engine_options(app.config)
-    options.update(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    given = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = {**options.get("connect_args", {}), **given.pop("connect_args", {})}
+    options.update(given)
+    if connect_args:
+        options["connect_args"] = connect_args
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     with app.app_context():
@@ -52,7 +56,12 @@ def engine_options(config) -> dict[str, Any]:
     PostgreSQL docs, "Client Connection Defaults"). SQLite: pre-ping only.
     """
     options: dict[str, Any] = {"pool_pre_ping": config["DB_POOL_PRE_PING"]}
-    if make_url(config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "postgresql":
+    url = make_url(config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "postgresql":
+        # connect_args win over the URL's query: keep any ?options=... it has.
+        server_options = f"-c statement_timeout={config['DB_STATEMENT_TIMEOUT_MS']}"
+        if url.query.get("options"):
+            server_options = f"{url.query['options']} {server_options}"
         options.update(
             pool_size=config["DB_POOL_SIZE"],
             max_overflow=config["DB_MAX_OVERFLOW"],
@@ -60,7 +69,7 @@ def engine_options(config) -> dict[str, Any]:
             pool_recycle=config["DB_POOL_RECYCLE"],
             connect_args={
                 "connect_timeout": config["DB_CONNECT_TIMEOUT"],
-                "options": f"-c statement_timeout={config['DB_STATEMENT_TIMEOUT_MS']}",
+                "options": server_options,
             },
         )
     return options

@@ -1,7 +1,9 @@
 """GET /ready: readiness for load balancers and orchestrators.
 
 200 ``{"status": "ready", "revision": ...}`` when the database answers and its
-schema is at the newest migration; 503 with the error shape otherwise, the
+schema is at this code's newest migration (or at a revision this code does not
+know: a newer release migrated it, as in a rolling deploy); 503 with the error
+shape otherwise (unreachable, not migrated, behind, or several heads), the
 reason in ``message`` and a ``Retry-After``. Liveness (no I/O) is GET /health.
 """
 
@@ -13,6 +15,7 @@ from functools import cache
 import marshmallow as ma
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import abort
@@ -34,10 +37,16 @@ class ReadySchema(ma.Schema):
 
 
 @cache
-def head_revision(directory: str) -> str:
-    """The newest migration revision in ``directory`` (read from the files once)."""
-    config = migrate.get_config(directory)
-    return ScriptDirectory.from_config(config).get_current_head()
+def migration_scripts(directory: str) -> ScriptDirectory:
+    """The migration scripts in ``directory`` (read from the files once)."""
+    return ScriptDirectory.from_config(migrate.get_config(directory))
+
+
+def _known(script: ScriptDirectory, revision: str) -> bool:
+    try:
+        return script.get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 def _unready(message: str):
@@ -55,14 +64,20 @@ class Ready(MethodView):
         503 while the database is unreachable or its schema is not at the
         newest migration (run `flask db upgrade`).
         """
-        head = head_revision(current_app.extensions["migrate"].directory)
+        script = migration_scripts(current_app.extensions["migrate"].directory)
+        head = script.get_current_head()
         try:
             with db.engine.connect() as connection:
-                current = MigrationContext.configure(connection).get_current_revision()
+                heads = MigrationContext.configure(connection).get_current_heads()
         except SQLAlchemyError as error:
             log.warning("not ready: database unreachable (%s)", type(error).__name__)
             _unready("The database is unreachable.")
+        current = heads[0] if len(heads) == 1 else None
         if current != head:
-            _unready(f"The database schema is at revision {current or 'none'}, not at "
-                     f"{head}: run the migrations (flask db upgrade).")
+            if current is not None and not _known(script, current):
+                # Migrated by a newer release (rolling deploy): keep serving.
+                log.warning("schema revision %s is newer than this code's %s", current, head)
+            else:
+                _unready(f"The database schema is at revision {', '.join(heads) or 'none'}, "
+                         f"not at {head}: run the migrations (flask db upgrade).")
         return {"status": "ready", "revision": current}

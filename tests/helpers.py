@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
+import pytest
 import sqlalchemy as sa
 
 from taskapi.config import normalize_database_uri
@@ -71,6 +73,21 @@ def assert_error(response, status: int, *, field: str | None = None) -> dict:
         locations = body["errors"]
         assert any(field in fields for fields in locations.values()), body
     return body
+
+
+def service_url(variable: str, what: str) -> str:
+    """The URL in environment ``variable`` for a test that needs a real service.
+
+    Unset: the test is skipped, unless ``TASKAPI_TEST_REQUIRE_SERVICES=1`` (set by
+    ``.ci/run`` for its PostgreSQL and Redis stage), where that is a failure.
+    """
+    url = os.environ.get(variable, "")
+    if not url:
+        message = f"{what}: set {variable} (see README, Development)"
+        if os.environ.get("TASKAPI_TEST_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"TASKAPI_TEST_REQUIRE_SERVICES=1 but {message}")
+        pytest.skip(message)
+    return url
 
 
 def is_postgresql(url: str) -> bool:
