@@ -47,6 +47,7 @@ def build(url: str, tasks: int):
     from flask_migrate import upgrade
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "LOG_LEVEL": "WARNING",
+                      "RATELIMIT_ENABLED": False,
                       **SECRETS, **FAST_HASHING})
     client = app.test_client()
     with app.app_context():

@@ -16,7 +16,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify
+from flask import Flask, Response, current_app, g, jsonify
 from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -54,6 +54,8 @@ def error_response(
     response.status_code = code
     for name, value in (headers or {}).items():
         response.headers[name] = value
+    if "Retry-After" in response.headers and code != 429:
+        g.retry_after = response.headers["Retry-After"]  # see taskapi.ratelimits
     return response
 
 

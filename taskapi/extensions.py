@@ -7,7 +7,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from taskapi.ratelimits import client_key, exempt_from_default
+from taskapi.ratelimits import client_key, default_limit, exempt_from_default
 from taskapi.smorest import Api
 
 #: Deterministic constraint names, so Alembic can alter them (SQLite batch mode
@@ -31,4 +31,5 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 jwt = JWTManager()
 api = Api()
-limiter = Limiter(key_func=client_key, default_limits_exempt_when=exempt_from_default)
+limiter = Limiter(key_func=client_key, default_limits=[default_limit],
+                  default_limits_exempt_when=exempt_from_default)

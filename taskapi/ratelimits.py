@@ -16,11 +16,16 @@
   the outage is logged as a warning on ``flask-limiter``.
 - The client IP is ``request.remote_addr``; behind proxies set
   ``PROXY_FIX_X_FOR`` so it is the client's, not the proxy's.
+
+The limiter is one object per process (``taskapi.extensions.limiter``). The
+limits and ``RATELIMIT_ENABLED`` are read from the current app on each request,
+so several apps in one process (tests) each keep their own; the storage is the
+one of the app created last (gunicorn workers create one app each).
 """
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, g, request
 from flask_jwt_extended import decode_token
 
 AUTH_SCOPE_IP = "auth-ip"
@@ -58,6 +63,15 @@ def account_key() -> str:
     return f"ip:{client_ip()}"
 
 
+def default_limit() -> str:
+    """``RATELIMIT_DEFAULT`` of the current app."""
+    return current_app.config["RATELIMIT_DEFAULT"]
+
+
+def _disabled() -> bool:
+    return not current_app.config["RATELIMIT_ENABLED"]
+
+
 def _auth_per_ip() -> str:
     return current_app.config["RATELIMIT_AUTH_PER_IP"]
 
@@ -67,22 +81,37 @@ def _auth_per_account() -> str:
 
 
 def exempt_from_default() -> bool:
-    """Preflight requests and probes are not counted."""
-    return request.method == "OPTIONS" or request.endpoint in EXEMPT_ENDPOINTS
+    """Preflight requests and probes are not counted; nothing is when disabled."""
+    return _disabled() or request.method == "OPTIONS" or request.endpoint in EXEMPT_ENDPOINTS
 
 
 def auth_limits(view):
     """Decorator for login and register views: both shared limits."""
     from taskapi.extensions import limiter
 
-    view = limiter.shared_limit(_auth_per_account, AUTH_SCOPE_ACCOUNT, key_func=account_key)(view)
-    return limiter.shared_limit(_auth_per_ip, AUTH_SCOPE_IP, key_func=client_ip)(view)
+    view = limiter.shared_limit(_auth_per_account, AUTH_SCOPE_ACCOUNT, key_func=account_key,
+                                exempt_when=_disabled)(view)
+    return limiter.shared_limit(_auth_per_ip, AUTH_SCOPE_IP, key_func=client_ip,
+                                exempt_when=_disabled)(view)
+
+
+def _own_retry_after(response: Response) -> Response:
+    """Flask-Limiter puts its ``Retry-After`` on every limited response; keep it
+    on 429s only, and keep the one an error set itself (a 503's)."""
+    retry_after = g.get("retry_after")
+    if retry_after is not None:
+        response.headers["Retry-After"] = retry_after
+    elif response.status_code != 429:
+        response.headers.pop("Retry-After", None)
+    return response
 
 
 def init_rate_limits(app: Flask) -> None:
     """Bind the limiter to ``app`` with the settings above."""
     from taskapi.extensions import limiter
 
+    # Registered before the limiter's own hook, so it runs after it.
+    app.after_request(_own_retry_after)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
@@ -90,4 +119,9 @@ def init_rate_limits(app: Flask) -> None:
         # A dead Redis must cost a request at most a second, not a hang.
         app.config.setdefault("RATELIMIT_STORAGE_OPTIONS",
                               {"socket_connect_timeout": 1, "socket_timeout": 1})
+    # Flask-Limiter reads RATELIMIT_ENABLED once into the shared limiter; the
+    # exemptions above read this app's value on every request instead.
+    enabled = app.config["RATELIMIT_ENABLED"]
+    app.config["RATELIMIT_ENABLED"] = True
     limiter.init_app(app)
+    app.config["RATELIMIT_ENABLED"] = enabled

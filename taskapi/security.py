@@ -48,6 +48,9 @@ def init_security(app: Flask) -> None:
     def security_headers(response: Response) -> Response:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.path.startswith("/api/"):
+            # CORS answers depend on Origin; Flask-CORS says so only for several origins.
+            response.vary.add("Origin")
         if request.path.startswith(AUTH_PATH_PREFIXES):
             response.headers["Cache-Control"] = "no-store"
         if hsts:
