@@ -6,16 +6,14 @@ values, and each test class lowers the one limit it is about.
 
 Redis: tests using the ``redis_url`` fixture need ``TASKAPI_TEST_REDIS_URL`` (a
 throwaway database such as ``redis://127.0.0.1:6379/15``; it is flushed before and
-after each test). Without it they are skipped, or fail when ``CI=true``.
-
-Tests whose docstring starts with "BUG" show defects that are not fixed yet.
+after each test). Without it they are skipped, or fail when
+``TASKAPI_TEST_REQUIRE_SERVICES=1`` (``.ci/run``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -31,7 +29,14 @@ from taskapi.config import Defaults
 from taskapi.extensions import db
 from taskapi.models import IssuedToken, User
 from tests.conftest import FAST_HASHING
-from tests.helpers import PASSWORD, TEST_SECRETS, Account, assert_error, auth_headers
+from tests.helpers import (
+    PASSWORD,
+    TEST_SECRETS,
+    Account,
+    assert_error,
+    auth_headers,
+    service_url,
+)
 from tests.test_gunicorn import REPO_ROOT, Server, free_port, server_env, wait_until_ready
 
 LARGE = "1000 per minute"
@@ -72,13 +77,8 @@ def app_config(app_config, limits) -> dict:
 @pytest.fixture
 def redis_url():
     """A flushed Redis database from ``TASKAPI_TEST_REDIS_URL``."""
-    url = os.environ.get("TASKAPI_TEST_REDIS_URL")
-    if not url:
-        message = ("TASKAPI_TEST_REDIS_URL is not set; point it at a throwaway Redis "
-                   "database, e.g. redis://127.0.0.1:6379/15")
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true: the Redis rate-limit tests must run. {message}")
-        pytest.skip(message)
+    url = service_url("TASKAPI_TEST_REDIS_URL", "these tests need a real Redis database "
+                      "they may flush, e.g. redis://127.0.0.1:6379/15")
     import redis
 
     connection = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
@@ -678,8 +678,8 @@ class TestDatabaseDown:
             db.engine.dispose()
 
     def test_503_keeps_the_database_retry_after(self, client):
-        """BUG: Flask-Limiter's header hook replaces a 503's Retry-After
-        (DB_RETRY_AFTER, 5 s) with the time left in the rate-limit window."""
+        """A 503 keeps its own Retry-After (DB_RETRY_AFTER, 5 s), not the time
+        left in the rate-limit window that Flask-Limiter's header hook would set."""
         response = post_login(client, "ada@example.com")
 
         assert_error(response, 503)
