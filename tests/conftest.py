@@ -81,3 +81,24 @@ def taskapi_logs(caplog):
     """Capture every ``taskapi.*`` record at DEBUG and above."""
     caplog.set_level(logging.DEBUG, logger="taskapi")
     return caplog
+
+
+@pytest.fixture
+def restore_logging():
+    """Alembic's env.py applies alembic.ini's logging config; undo it after the test.
+
+    Modules that run migrations use it with ``pytest.mark.usefixtures``.
+    """
+    names = ("", "sqlalchemy", "sqlalchemy.engine", "alembic", "flask_migrate")
+    saved = {
+        name: (lg.level, list(lg.handlers), lg.propagate, lg.disabled)
+        for name in names
+        for lg in [logging.getLogger(name)]
+    }
+    yield
+    for name, (level, handlers, propagate, disabled) in saved.items():
+        lg = logging.getLogger(name)
+        lg.setLevel(level)
+        lg.handlers[:] = handlers
+        lg.propagate = propagate
+        lg.disabled = disabled

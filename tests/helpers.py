@@ -75,6 +75,13 @@ def assert_error(response, status: int, *, field: str | None = None) -> dict:
     return body
 
 
+def _service_missing(message: str) -> None:
+    """Skip, or fail under ``TASKAPI_TEST_REQUIRE_SERVICES=1`` (set by ``.ci/run``)."""
+    if os.environ.get("TASKAPI_TEST_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"TASKAPI_TEST_REQUIRE_SERVICES=1 but {message}")
+    pytest.skip(message)
+
+
 def service_url(variable: str, what: str) -> str:
     """The URL in environment ``variable`` for a test that needs a real service.
 
@@ -83,11 +90,40 @@ def service_url(variable: str, what: str) -> str:
     """
     url = os.environ.get(variable, "")
     if not url:
-        message = f"{what}: set {variable} (see README, Development)"
-        if os.environ.get("TASKAPI_TEST_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"TASKAPI_TEST_REQUIRE_SERVICES=1 but {message}")
-        pytest.skip(message)
+        _service_missing(f"{what}: set {variable} (see README, Development)")
     return url
+
+
+def postgresql_test_url() -> str:
+    """``TASKAPI_TEST_DATABASE_URL`` for a test that needs PostgreSQL itself
+    (skipped or failed like :func:`service_url` when unset or another database)."""
+    url = service_url("TASKAPI_TEST_DATABASE_URL", "this test needs a real PostgreSQL")
+    if not is_postgresql(url):
+        _service_missing("this test needs PostgreSQL; TASKAPI_TEST_DATABASE_URL is another "
+                         "database")
+    return url
+
+
+def make_app(url: str, **overrides):
+    """A test app on ``url`` (fast hashing, no rate limits), ``overrides`` last."""
+    from taskapi import create_app
+    from tests.conftest import FAST_HASHING
+
+    return create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        **TEST_SECRETS,
+        **FAST_HASHING,
+        "RATELIMIT_ENABLED": False,
+        **overrides,
+    })
+
+
+def dispose(app) -> None:
+    """Close the app's session and connections."""
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 def is_postgresql(url: str) -> bool:

@@ -25,18 +25,17 @@ import sqlalchemy as sa
 from taskapi import create_app
 from taskapi.config import ConfigurationError, normalize_database_uri
 from taskapi.extensions import db
-from tests.conftest import FAST_HASHING
 from tests.helpers import (
     PASSWORD,
-    TEST_SECRETS,
     assert_error,
     auth_headers,
     create_task,
-    is_postgresql,
+    dispose,
     login,
     make_account,
+    make_app,
+    postgresql_test_url,
     reset_database,
-    service_url,
 )
 
 CLOSED_PORT_URL = "postgresql+psycopg://postgres@127.0.0.1:1/x"
@@ -53,11 +52,8 @@ LEAKS = ("traceback", "select ", "insert ", "psycopg", "sqlalchemy", "operationa
 
 @pytest.fixture
 def postgresql_url() -> str:
-    """``TASKAPI_TEST_DATABASE_URL`` when it is a PostgreSQL URL."""
-    url = service_url("TASKAPI_TEST_DATABASE_URL", "these tests need a real PostgreSQL")
-    if not is_postgresql(url):
-        pytest.skip("these tests need PostgreSQL; TASKAPI_TEST_DATABASE_URL is another database")
-    return url
+    """``TASKAPI_TEST_DATABASE_URL``, which must be PostgreSQL here."""
+    return postgresql_test_url()
 
 
 @pytest.fixture
@@ -67,22 +63,7 @@ def database_url(postgresql_url) -> str:
     return postgresql_url
 
 
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """Alembic's env.py applies alembic.ini's logging config; undo it after the test."""
-    names = ("", "sqlalchemy", "sqlalchemy.engine", "alembic", "flask_migrate")
-    saved = {
-        name: (lg.level, list(lg.handlers), lg.propagate, lg.disabled)
-        for name in names
-        for lg in [logging.getLogger(name)]
-    }
-    yield
-    for name, (level, handlers, propagate, disabled) in saved.items():
-        lg = logging.getLogger(name)
-        lg.setLevel(level)
-        lg.handlers[:] = handlers
-        lg.propagate = propagate
-        lg.disabled = disabled
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 @pytest.fixture
@@ -145,23 +126,6 @@ def throwaway(admin, postgresql_url):
     database.terminate_backends()
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database.name}"')
-
-
-def make_app(url: str, **overrides):
-    return create_app({
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": url,
-        **TEST_SECRETS,
-        **FAST_HASHING,
-        "RATELIMIT_ENABLED": False,
-        **overrides,
-    })
-
-
-def dispose(app) -> None:
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import flask_migrate
 import pytest
 import sqlalchemy as sa
@@ -16,46 +14,18 @@ from sqlalchemy.exc import IntegrityError
 from taskapi import MIGRATIONS_DIR, create_app
 from taskapi.extensions import db
 from taskapi.models import Task, User, utcnow
-from tests.conftest import FAST_HASHING
-from tests.helpers import TEST_SECRETS
+from tests.helpers import TEST_SECRETS, dispose, make_app
 
 BUSY_TIMEOUT_MS = 1234
 MODEL_TABLES = {"users", "tasks", "issued_tokens", "tags", "task_tags"}
 
 
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """Alembic's env.py applies alembic.ini's logging config; undo it after the test."""
-    root = logging.getLogger()
-    names = ("sqlalchemy", "sqlalchemy.engine", "alembic", "flask_migrate")
-    saved_root = (root.level, list(root.handlers))
-    saved = {
-        name: (lg.level, list(lg.handlers), lg.propagate, lg.disabled)
-        for name in names
-        for lg in [logging.getLogger(name)]
-    }
-    yield
-    root.setLevel(saved_root[0])
-    root.handlers[:] = saved_root[1]
-    for name, (level, handlers, propagate, disabled) in saved.items():
-        lg = logging.getLogger(name)
-        lg.setLevel(level)
-        lg.handlers[:] = handlers
-        lg.propagate = propagate
-        lg.disabled = disabled
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def migrated(url: str):
     """An app on the empty database ``url``, schema built by ``upgrade`` only."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SQLITE_BUSY_TIMEOUT_MS": BUSY_TIMEOUT_MS,
-            **TEST_SECRETS,
-            **FAST_HASHING,
-        }
-    )
+    app = make_app(url, SQLITE_BUSY_TIMEOUT_MS=BUSY_TIMEOUT_MS)
     with app.app_context():
         assert sa.inspect(db.engine).get_table_names() == []
         flask_migrate.upgrade()
@@ -67,9 +37,7 @@ def migrated_app(database_url):
     """Migrated from empty on the test database (SQLite, or PostgreSQL when set)."""
     app = migrated(database_url)
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    dispose(app)
 
 
 @pytest.fixture
@@ -77,22 +45,17 @@ def migrated_sqlite_app(tmp_path):
     """Migrated from empty on a SQLite file, whatever the test database."""
     app = migrated(f"sqlite:///{tmp_path / 'migrated.sqlite3'}")
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    dispose(app)
 
 
 @pytest.fixture
 def sqlite_app(tmp_path):
     """An app on a new SQLite file (tables by ``create_all``)."""
-    app = create_app({"TESTING": True, **TEST_SECRETS,
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'plain.sqlite3'}"})
+    app = make_app(f"sqlite:///{tmp_path / 'plain.sqlite3'}")
     with app.app_context():
         db.create_all()
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    dispose(app)
 
 
 def schema_diff(app) -> list:

@@ -9,17 +9,14 @@ directory that does not exist; neither needs a server.
 
 from __future__ import annotations
 
-import logging
-
 import flask_migrate
 import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
-from taskapi import MIGRATIONS_DIR, create_app
+from taskapi import MIGRATIONS_DIR
 from taskapi.extensions import db
-from tests.conftest import FAST_HASHING
-from tests.helpers import TEST_SECRETS, assert_error
+from tests.helpers import assert_error, dispose, make_app
 
 CLOSED_PORT_URL = "postgresql+psycopg://postgres@127.0.0.1:1/none"
 #: Text that must never reach a client: stack traces, SQL, driver and URL details.
@@ -36,39 +33,7 @@ HEAD = migration_script().get_current_head()
 BEFORE_HEAD = migration_script().get_revision(HEAD).down_revision
 
 
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """Alembic's env.py applies alembic.ini's logging config; undo it after the test."""
-    names = ("", "sqlalchemy", "sqlalchemy.engine", "alembic", "flask_migrate")
-    saved = {
-        name: (lg.level, list(lg.handlers), lg.propagate, lg.disabled)
-        for name in names
-        for lg in [logging.getLogger(name)]
-    }
-    yield
-    for name, (level, handlers, propagate, disabled) in saved.items():
-        lg = logging.getLogger(name)
-        lg.setLevel(level)
-        lg.handlers[:] = handlers
-        lg.propagate = propagate
-        lg.disabled = disabled
-
-
-def make_app(url: str, **overrides):
-    return create_app({
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": url,
-        **TEST_SECRETS,
-        **FAST_HASHING,
-        "RATELIMIT_ENABLED": False,
-        **overrides,
-    })
-
-
-def dispose(app) -> None:
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
