@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g
@@ -53,10 +53,12 @@ def issue_tokens(user: User) -> dict:
         ("refresh", create_refresh_token, _seconds("JWT_REFRESH_TOKEN_EXPIRES")),
     ):
         jti = str(uuid.uuid4())
+        # One expiry for the claim and the row (the library would read the clock again).
+        exp = int((now + timedelta(seconds=lifetime)).timestamp())
         tokens[f"{token_type}_token"] = create(
             identity=str(user.id),
-            additional_claims={"jti": jti},
-            expires_delta=timedelta(seconds=lifetime),
+            additional_claims={"jti": jti, "exp": exp},
+            expires_delta=False,
         )
         db.session.add(
             IssuedToken(
@@ -64,7 +66,7 @@ def issue_tokens(user: User) -> dict:
                 token_type=token_type,
                 user_id=user.id,
                 issued_at=now,
-                expires_at=now + timedelta(seconds=lifetime),
+                expires_at=datetime.fromtimestamp(exp, UTC),
             )
         )
     return {
