@@ -102,3 +102,14 @@ def restore_logging():
         lg.handlers[:] = handlers
         lg.propagate = propagate
         lg.disabled = disabled
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print what the hardening tests tried (tests/report.py)."""
+    from tests.report import summary_lines
+
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("what the hardening tests tried")
+        for line in lines:
+            terminalreporter.write_line(line)

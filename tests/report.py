@@ -1,0 +1,31 @@
+"""A tally of what the hardening tests tried, printed at the end of a pytest run.
+
+Tests call :func:`record` with a section ("schemathesis", "attacks", "concurrency",
+"crashes"), what was tried and how many; ``conftest.pytest_terminal_summary`` prints
+the table. The tally only reports: no test reads it back to decide a result.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+TALLY: Counter[tuple[str, str]] = Counter()
+
+
+def record(section: str, what: str, count: int = 1) -> None:
+    """Add ``count`` to the row ``what`` of ``section``."""
+    TALLY[(section, what)] += count
+
+
+def summary_lines() -> list[str]:
+    """The table as text lines, sections in first-seen order; empty when nothing ran."""
+    if not TALLY:
+        return []
+    width = max(len(what) for _, what in TALLY) + 2
+    lines, section_seen = [], None
+    for (section, what), count in TALLY.items():
+        if section != section_seen:
+            lines.append(f"{section}:")
+            section_seen = section
+        lines.append(f"  {what:<{width}}{count:>10,}")
+    return lines
