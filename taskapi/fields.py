@@ -29,9 +29,15 @@ class TrimmedString(ma.fields.String):
         self.forbidden = _CONTROL if multiline else _CONTROL_OR_NEWLINE
         self.metadata.setdefault("minLength", min_length)
         self.metadata.setdefault("maxLength", max_length)
+        self.metadata.setdefault("pattern", _pattern(multiline, nonblank=min_length > 0))
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        # The maximum holds for the text as sent (the OpenAPI maxLength); the minimum
+        # and the control-character rule hold after trimming.
+        if len(raw) > self.max_length:
+            raise ma.ValidationError(f"Must be at most {self.max_length} characters.")
+        text = raw.strip()
         if self.forbidden.search(text):
             raise ma.ValidationError("Must not contain control characters.")
         if self.min_length and len(text) < self.min_length:
@@ -39,9 +45,20 @@ class TrimmedString(ma.fields.String):
                 "Must not be blank." if not text
                 else f"Must be at least {self.min_length} characters."
             )
-        if len(text) > self.max_length:
-            raise ma.ValidationError(f"Must be at most {self.max_length} characters.")
         return text.lower() if self.lower else text
+
+
+def _pattern(multiline: bool, *, nonblank: bool, also: str = "") -> str:
+    """The JSON Schema ``pattern`` of :class:`TrimmedString`: once surrounding
+    whitespace is trimmed, no control characters (tab, LF and CR allowed when
+    ``multiline``) and, with ``nonblank``, at least one character. ``\\s`` stands for
+    what Python's ``str.strip`` removes; ``also`` lists more forbidden characters."""
+    control = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f" if multiline else r"\x00-\x1f\x7f"
+    control += also
+    core = f"[^{control}]*"
+    if nonblank:
+        core = f"{core}[^\\s{control}]{core}"
+    return f"^\\s*{core}\\s*$"
 
 
 class UTCDateTime(ma.fields.AwareDateTime):
@@ -88,6 +105,7 @@ class TagName(TrimmedString):
 
     def __init__(self, **kwargs):
         super().__init__(min_length=1, max_length=50, **kwargs)
+        self.metadata["pattern"] = _pattern(False, nonblank=True, also=",")
 
     def _deserialize(self, value, attr, data, **kwargs):
         name = super()._deserialize(value, attr, data, **kwargs)

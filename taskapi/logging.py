@@ -19,6 +19,7 @@ from flask import Flask, Response, g, has_request_context, request
 REQUEST_ID_HEADER = "X-Request-ID"
 #: A client's request id is honoured when it is 1-64 visible, safe characters.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 access_log = logging.getLogger("taskapi.access")
 
@@ -90,16 +91,19 @@ def _finish_request(response: Response) -> Response:
     started = getattr(g, "request_started", None)
     duration_ms = (time.perf_counter() - started) * 1000 if started else 0.0
     user_id = getattr(g, "user_id", None)
+    # A decoded path can hold CR, LF or NUL (%0A...): escaped, so that a request
+    # cannot write a forged line into the log (OWASP: log injection).
+    path = _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", request.path)
     access_log.info(
         "%s %s %s %.1fms user=%s",
         request.method,
-        request.path,
+        path,
         response.status_code,
         duration_ms,
         user_id if user_id is not None else "-",
         extra={
             "method": request.method,
-            "path": request.path,
+            "path": path,
             "status": response.status_code,
             "duration_ms": round(duration_ms, 1),
             "user_id": user_id,

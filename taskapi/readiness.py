@@ -56,6 +56,7 @@ def _unready(message: str):
 
 @blp.route("/ready")
 class Ready(MethodView):
+    @blp.doc(operationId="getReadiness")
     @blp.response(200, ReadySchema)
     @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
     def get(self):

@@ -106,6 +106,28 @@ class Blueprint(_Blueprint):
 
     PAGINATION_ARGUMENTS_PARSER = _PaginationParser()
 
+    def arguments(self, schema, *, location="json", required=True, **kwargs):
+        """flask-smorest's ``arguments``; a ``json`` body marked ``required`` (the
+        default, and what the OpenAPI document then says) must be sent: without one
+        the request is a 422 naming the body, before any other parsing."""
+        decorator = super().arguments(schema, location=location, required=required, **kwargs)
+        if location != "json" or not required:
+            return decorator
+
+        def require_body(func):
+            parsed = decorator(func)
+
+            @functools.wraps(parsed)
+            def wrapper(*args, **kwargs):
+                if not request.get_data(cache=True).strip():
+                    abort(422, message="A JSON request body is required.",
+                          errors={"json": {"_schema": ["A JSON request body is required."]}})
+                return parsed(*args, **kwargs)
+
+            return wrapper
+
+        return require_body
+
     def _set_pagination_metadata(self, page_params, result, headers):
         if getattr(page_params, "keyset", False):
             return result, headers  # a cursor page has no total or page numbers
@@ -145,12 +167,35 @@ class Blueprint(_Blueprint):
                 and request.if_none_match.contains_weak(etag)):
             raise NotModified(response=Response(status=304, headers={"ETag": quote_etag(etag)}))
 
+    def _document_pagination_metadata(self, spec, resp_doc):
+        # The header carries a JSON document: OpenAPI 3 describes that with
+        # ``content`` (a ``schema`` would mean the "simple" comma-separated style).
+        resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = {
+            "description": "Offset pages only: the total and the page numbers, as JSON",
+            "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/PaginationMetadata"}}},
+        }
+
     def _prepare_pagination_doc(self, doc, doc_info, *, spec, **kwargs):
         pagination = doc_info.get("pagination")
         if pagination:
             parameters = pagination["parameters"]
             parameters["schema"] = _bounded(parameters["schema"])
         return super()._prepare_pagination_doc(doc, doc_info, spec=spec, **kwargs)
+
+
+def created_links(operation_ids: tuple[str, ...], **parameters: str) -> dict:
+    """OpenAPI ``links`` of a 201 response: how each operation in ``operation_ids``
+    is called on what was created (OpenAPI 3.0.3, Link Object). ``parameters`` maps
+    a path parameter to a runtime expression such as ``$response.body#/id``."""
+    return {201: {"links": {
+        operation_id: {
+            "operationId": operation_id,
+            "parameters": parameters,
+            "description": f"{operation_id} on the created resource",
+        }
+        for operation_id in operation_ids
+    }}}
 
 
 def bearer_auth(blp: _Blueprint):

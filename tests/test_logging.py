@@ -296,3 +296,11 @@ def test_no_password_or_token_is_logged(fresh_app, capsys, taskapi_logs):
     for text in everything:
         for secret in secrets + signatures:
             assert secret not in text  # ...but no secret in any of them
+
+
+def test_access_line_escapes_control_characters_in_the_path(client, taskapi_logs):
+    client.get("/api/v1/nothing%0Aforged%20line%00")
+
+    lines = [r.getMessage() for r in taskapi_logs.records if r.name == "taskapi.access"]
+    assert lines == ["GET /api/v1/nothing\\x0aforged line\\x00 404 " + lines[0].split(" 404 ")[1]]
+    assert "\n" not in lines[0] and "\x00" not in lines[0]

@@ -106,6 +106,7 @@ def rotate_refresh_token() -> dict:
 class Register(MethodView):
     decorators = [auth_limits]
 
+    @blp.doc(operationId="registerUser")
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.arguments(RegisterSchema)
     @blp.response(201, UserSchema)
@@ -123,6 +124,7 @@ class Register(MethodView):
 class Login(MethodView):
     decorators = [auth_limits]
 
+    @blp.doc(operationId="logIn")
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
@@ -144,6 +146,7 @@ class Login(MethodView):
 class Refresh(MethodView):
     decorators = [jwt_required(refresh=True)]
 
+    @blp.doc(operationId="refreshTokens")
     @blp.response(200, TokenSchema)
     @auth_doc
     def post(self):
@@ -160,6 +163,7 @@ class Refresh(MethodView):
 class Logout(MethodView):
     decorators = [jwt_required()]
 
+    @blp.doc(operationId="logOut")
     @blp.arguments(LogoutSchema, required=False)
     @blp.response(204)
     @auth_doc
@@ -190,12 +194,14 @@ def _own_refresh_jti(encoded: str) -> str:
 class Me(MethodView):
     decorators = [jwt_required()]
 
+    @blp.doc(operationId="getCurrentUser")
     @blp.response(200, MeSchema)
     @auth_doc
     def get(self):
         """The current user"""
         return current_user
 
+    @blp.doc(operationId="updateCurrentUser")
     @blp.arguments(MeUpdateSchema)
     @blp.response(200, MeSchema)
     @auth_doc

@@ -17,7 +17,7 @@ class RegisterSchema(ma.Schema):
     email = TrimmedString(
         required=True, min_length=3, max_length=255, lower=True,
         validate=ma.validate.Email(error="Not a valid email address."),
-        metadata={"example": "ada@example.com"},
+        metadata={"example": "ada@example.com", "format": "email"},
     )
     password = ma.fields.String(
         required=True, load_only=True,

@@ -19,7 +19,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from flask_jwt_extended import create_access_token, create_refresh_token
 
 from taskapi.errors import error_response
@@ -126,14 +126,45 @@ def init_jwt(app: Flask) -> None:
     app.config["JWT_ALGORITHM"] = "HS256"
     app.config["JWT_DECODE_ALGORITHMS"] = ["HS256"]
     jwt.init_app(app)
+    app.before_request(_check_authorization_header)
+
+
+#: Longest ``Authorization: Bearer`` header accepted, in characters. Tokens issued
+#: here are about 400; gunicorn refuses header lines over 8190 bytes anyway.
+MAX_AUTHORIZATION_LENGTH = 8192
+
+
+def _check_authorization_header():
+    """Before every request: a bearer header longer than
+    :data:`MAX_AUTHORIZATION_LENGTH` is a 401, and the scheme is matched
+    case-insensitively (RFC 9110 section 11.1; Flask-JWT-Extended compares it
+    exactly, so ``bearer`` is rewritten to ``Bearer`` for it and the rate limiter).
+    """
+    header = request.environ.get("HTTP_AUTHORIZATION")
+    if not header:
+        return None
+    scheme, separator, credentials = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    if len(header) > MAX_AUTHORIZATION_LENGTH:
+        return _invalid(f"Invalid token: longer than {MAX_AUTHORIZATION_LENGTH} characters.")
+    if scheme != "Bearer":
+        request.environ["HTTP_AUTHORIZATION"] = f"Bearer{separator}{credentials}"
+    return None
 
 
 @jwt.token_in_blocklist_loader
 def _is_revoked(_header: dict, payload: dict) -> bool:
-    try:
-        user_id = int(payload["sub"])
-    except (KeyError, TypeError, ValueError):
+    """True (a 401) unless the token is one this server issued and still honours:
+    ``sub`` the decimal string of a user id, an ``exp`` claim (every issued token
+    has one; without it PyJWT would accept the token forever), and its ``jti`` row
+    live and of the same user, type and active account."""
+    subject = payload.get("sub")
+    if not isinstance(subject, str) or not subject.isascii() or not subject.isdigit():
         return True
+    if "exp" not in payload:
+        return True
+    user_id = int(subject)
     row = db.session.execute(
         sa.select(IssuedToken, User)
         .join(User, User.id == IssuedToken.user_id)

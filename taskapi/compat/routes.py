@@ -24,7 +24,7 @@ from taskapi.compat.schemas import (
 )
 from taskapi.extensions import db
 from taskapi.ratelimits import auth_limits
-from taskapi.smorest import Blueprint, bearer_auth
+from taskapi.smorest import Blueprint, bearer_auth, created_links
 from taskapi.tasks import queries
 from taskapi.tasks.routes import (
     complete_task,
@@ -69,6 +69,7 @@ def auth_payload(user, issued: dict) -> dict:
 
 @blp.route("/")
 class Root(MethodView):
+    @blp.doc(operationId="getServiceInfo")
     @blp.response(200, MessageSchema)
     def get(self):
         """Service name and version"""
@@ -77,6 +78,7 @@ class Root(MethodView):
 
 @blp.route("/health")
 class Health(MethodView):
+    @blp.doc(operationId="getHealth")
     @blp.response(200, HealthSchema)
     def get(self):
         """Liveness: answers without touching the database"""
@@ -85,6 +87,7 @@ class Health(MethodView):
 
 @blp.route("/docs")
 class Docs(MethodView):
+    @blp.doc(operationId="openDocs")
     @blp.response(302)
     def get(self):
         """Redirect to the API docs page (/api/docs)"""
@@ -95,6 +98,7 @@ class Docs(MethodView):
 class Register(MethodView):
     decorators = [auth_limits]
 
+    @blp.doc(operationId="compatRegister")
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.arguments(RegisterSchema)
     @blp.response(201, CompatAuthSchema)
@@ -111,6 +115,7 @@ class Register(MethodView):
 class Login(MethodView):
     decorators = [auth_limits]
 
+    @blp.doc(operationId="compatLogIn")
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.arguments(LoginSchema)
     @blp.response(200, CompatAuthSchema)
@@ -127,6 +132,7 @@ class Login(MethodView):
 class Refresh(MethodView):
     decorators = [jwt_required(refresh=True, locations=["headers", "json"])]
 
+    @blp.doc(operationId="compatRefresh")
     @blp.arguments(CompatRefreshSchema, required=False)
     @blp.response(200, CompatAuthSchema)
     @auth_doc
@@ -140,6 +146,7 @@ class Refresh(MethodView):
 class Logout(MethodView):
     decorators = [jwt_required()]
 
+    @blp.doc(operationId="compatLogOut")
     @blp.response(200, MessageSchema)
     @auth_doc
     def post(self):
@@ -153,6 +160,7 @@ class Logout(MethodView):
 class Tasks(MethodView):
     decorators = [path_user_required, jwt_required()]
 
+    @blp.doc(operationId="compatListTasks")
     @blp.arguments(TaskListArgsSchema, location="query")
     @blp.response(200, CompatTaskSchema(many=True))
     @blp.paginate(page_size=MAX_LIST, max_page_size=MAX_LIST)
@@ -168,6 +176,9 @@ class Tasks(MethodView):
             pagination_parameters.page_size = current_app.config["COMPAT_LIST_CAP"]
         return list_page(current_user, args, pagination_parameters)
 
+    @blp.doc(operationId="compatCreateTask", responses=created_links(
+        ("compatGetTask", "compatUpdateTask", "compatDeleteTask", "compatCompleteTask"),
+        user_id="$response.body#/user_id", task_id="$response.body#/id"))
     @blp.arguments(CompatTaskSchema)
     @blp.response(201, CompatTaskSchema)
     @blp.alt_response(403, response="FORBIDDEN")
@@ -181,6 +192,7 @@ class Tasks(MethodView):
 class TaskById(MethodView):
     decorators = [path_user_required, jwt_required()]
 
+    @blp.doc(operationId="compatGetTask")
     @blp.response(200, CompatTaskSchema)
     @blp.alt_response(403, response="FORBIDDEN")
     @blp.alt_response(404, response="NOT_FOUND")
@@ -189,6 +201,7 @@ class TaskById(MethodView):
         """Get a task"""
         return queries.get_task_or_404(user_id, task_id)
 
+    @blp.doc(operationId="compatUpdateTask")
     @blp.arguments(UPDATE_SCHEMA)
     @blp.response(200, CompatTaskSchema)
     @blp.alt_response(403, response="FORBIDDEN")
@@ -198,6 +211,7 @@ class TaskById(MethodView):
         """Update a task (every field optional)"""
         return update_task(queries.get_task_or_404(user_id, task_id, for_update=True), data)
 
+    @blp.doc(operationId="compatDeleteTask")
     @blp.response(204)
     @blp.alt_response(403, response="FORBIDDEN")
     @blp.alt_response(404, response="NOT_FOUND")
@@ -211,6 +225,7 @@ class TaskById(MethodView):
 class TaskComplete(MethodView):
     decorators = [path_user_required, jwt_required()]
 
+    @blp.doc(operationId="compatCompleteTask")
     @blp.arguments(CompatCompleteSchema, required=False)
     @blp.response(200, CompatTaskSchema)
     @blp.alt_response(403, response="FORBIDDEN")

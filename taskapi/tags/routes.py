@@ -7,7 +7,9 @@ import logging
 import marshmallow as ma
 from flask.views import MethodView
 from flask_jwt_extended import current_user, jwt_required
+from flask_smorest import abort
 
+from taskapi.fields import TagName
 from taskapi.smorest import Blueprint, bearer_auth
 from taskapi.tags import queries
 
@@ -18,6 +20,7 @@ blp = Blueprint(
     description="The current user's tags, with how many tasks carry each.",
 )
 auth_doc = bearer_auth(blp)
+TAG_NAME = TagName()
 
 
 class TagCountSchema(ma.Schema):
@@ -29,6 +32,7 @@ class TagCountSchema(ma.Schema):
 class Tags(MethodView):
     decorators = [jwt_required()]
 
+    @blp.doc(operationId="listTags")
     @blp.response(200, TagCountSchema(many=True))
     @auth_doc
     def get(self):
@@ -40,10 +44,17 @@ class Tags(MethodView):
 class TagByName(MethodView):
     decorators = [jwt_required()]
 
+    @blp.doc(operationId="deleteTag")
     @blp.response(204)
     @blp.alt_response(404, response="NOT_FOUND")
     @auth_doc
     def delete(self, name):
         """Delete a tag, removing it from every task (case-insensitive name)"""
+        try:
+            name = TAG_NAME.deserialize(name)
+        except ma.ValidationError:
+            # No tag can have this name (blank, too long, a comma or a control
+            # character such as NUL, which PostgreSQL text cannot even compare).
+            abort(404, message="Tag not found.")
         queries.delete_tag_or_404(current_user.id, name)
         log.info("tag deleted: user_id=%s", current_user.id)

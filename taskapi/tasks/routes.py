@@ -12,7 +12,7 @@ from flask_smorest import abort
 
 from taskapi.extensions import db
 from taskapi.models import Task, User, utcnow
-from taskapi.smorest import Blueprint, bearer_auth
+from taskapi.smorest import Blueprint, bearer_auth, created_links
 from taskapi.tags.queries import resolve_tags
 from taskapi.tasks import queries
 from taskapi.tasks.cursors import CursorError, decode_cursor, encode_cursor
@@ -155,6 +155,7 @@ def delete_task(task: Task) -> None:
 class Tasks(MethodView):
     decorators = [jwt_required()]
 
+    @blp.doc(operationId="listTasks")
     @blp.arguments(TaskListArgsSchema, location="query")
     @blp.response(200, TaskSchema(many=True), headers=LIST_HEADERS)
     @blp.paginate(page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)
@@ -176,6 +177,9 @@ class Tasks(MethodView):
     @blp.arguments(TaskSchema)
     @blp.response(201, TaskSchema, headers={"Location": {
         "description": "URL of the new task", "schema": {"type": "string"}}})
+    @blp.doc(operationId="createTask", responses=created_links(
+        ("getTask", "replaceTask", "updateTask", "deleteTask", "completeTask"),
+        task_id="$response.body#/id"))
     @auth_doc
     def post(self, data):
         """Create a task
@@ -191,6 +195,7 @@ class Tasks(MethodView):
 class TaskStats(MethodView):
     decorators = [jwt_required()]
 
+    @blp.doc(operationId="getTaskStats")
     @blp.response(200, TaskStatsSchema)
     @auth_doc
     def get(self):
@@ -224,6 +229,7 @@ class TaskById(MethodView):
 
     decorators = [jwt_required()]
 
+    @blp.doc(operationId="getTask")
     @blp.response(200, TaskSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     @auth_doc
@@ -234,6 +240,7 @@ class TaskById(MethodView):
         """
         return _written(queries.get_task_or_404(current_user.id, task_id))
 
+    @blp.doc(operationId="replaceTask")
     @blp.arguments(TaskSchema)
     @blp.response(200, TaskSchema)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -247,6 +254,7 @@ class TaskById(MethodView):
         """
         return _written(update_task(_write_target(task_id), data))
 
+    @blp.doc(operationId="updateTask")
     @blp.arguments(PATCH_SCHEMA)
     @blp.response(200, TaskSchema)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -258,6 +266,7 @@ class TaskById(MethodView):
         """
         return _written(update_task(_write_target(task_id), data))
 
+    @blp.doc(operationId="deleteTask")
     @blp.response(204)
     @blp.alt_response(404, response="NOT_FOUND")
     @auth_doc
@@ -274,6 +283,7 @@ class TaskById(MethodView):
 class TaskComplete(MethodView):
     decorators = [jwt_required()]
 
+    @blp.doc(operationId="completeTask")
     @blp.arguments(TaskCompleteSchema, required=False)
     @blp.response(200, TaskSchema)
     @blp.alt_response(404, response="NOT_FOUND")

@@ -30,7 +30,8 @@ class TaskSchema(ma.Schema):
     )
     completed = StrictBoolean(load_default=False)
     completed_at = UTCDateTime(
-        dump_only=True, metadata={"description": "When it was last marked completed"}
+        dump_only=True, allow_none=True,
+        metadata={"description": "When it was last marked completed; null while open"},
     )
     priority = ma.fields.String(
         allow_none=True, load_default=None, validate=ma.validate.OneOf(PRIORITIES),
@@ -59,6 +60,11 @@ class TaskCompleteSchema(ma.Schema):
     completed = StrictBoolean(
         metadata={"description": "New state; omit the body to toggle"}
     )
+
+
+_SORT_KEY = rf"\s*-?(?:{'|'.join(SORT_KEYS)})\s*"
+#: The grammar of ``sort`` for the OpenAPI document (a repeated key is refused too).
+SORT_PATTERN = rf"^{_SORT_KEY}(?:,{_SORT_KEY})*$"
 
 
 class SortField(ma.fields.String):
@@ -106,9 +112,10 @@ class TaskListArgsSchema(ma.Schema):
     )
     sort = SortField(
         load_default=lambda: parse_sort(DEFAULT_SORT),
-        metadata={"description": "Comma-separated keys, '-' for descending: "
-                  f"{', '.join(SORT_KEYS)}. Default {DEFAULT_SORT}; ties broken by id. "
-                  "Tasks without due_at sort last either way.", "example": "-priority,due_at"},
+        metadata={"description": "Comma-separated keys, '-' for descending, each key at "
+                  f"most once: {', '.join(SORT_KEYS)}. Default {DEFAULT_SORT}; ties broken "
+                  "by id. Tasks without due_at sort last either way.",
+                  "example": "-priority,due_at", "pattern": SORT_PATTERN},
     )
     cursor = ma.fields.String(
         validate=ma.validate.Length(min=1, max=MAX_CURSOR_LENGTH),
