@@ -15,11 +15,13 @@ pysqlite.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-from flask import Flask, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import OperationalError
 
 from taskapi.extensions import db
 
@@ -43,6 +45,9 @@ def init_database(app: Flask) -> None:
         engine = db.engine
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+            app.extensions["taskapi.sqlite_write_turn"] = threading.Lock()
+            app.before_request(_take_write_turn)
+            app.teardown_request(_end_write_turn)
 
 
 def engine_options(config) -> dict[str, Any]:
@@ -95,3 +100,27 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
 def _is_write_context() -> bool:
     return has_request_context() and request.method not in SAFE_METHODS
+
+
+def _take_write_turn() -> None:
+    """Before a write request on SQLite: wait for this process's write turn.
+
+    The threads of one worker queue here, on a lock that wakes the next waiter at
+    once, instead of inside SQLite, whose busy handler polls with sleeps of up to
+    100 ms: under load a polling writer could lose every round and time out
+    (SQLITE_BUSY) while others got through. Only the workers then compete for the
+    database lock, one writer each. Waiting longer than the busy timeout is the
+    same 503 as SQLite's own "database is locked".
+    """
+    if request.method in SAFE_METHODS:
+        return
+    timeout = current_app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000
+    if not current_app.extensions["taskapi.sqlite_write_turn"].acquire(timeout=timeout):
+        raise OperationalError("waiting for this process's write turn", None,
+                               TimeoutError("database is locked"))
+    g.sqlite_write_turn = True
+
+
+def _end_write_turn(_error: BaseException | None) -> None:
+    if g.pop("sqlite_write_turn", False):
+        current_app.extensions["taskapi.sqlite_write_turn"].release()

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from taskapi.auth import tokens
 from taskapi.auth.passwords import hash_password, needs_rehash, verify_password
 from taskapi.auth.schemas import (
+    EmptySchema,
     LoginSchema,
     LogoutSchema,
     MeSchema,
@@ -147,9 +148,10 @@ class Refresh(MethodView):
     decorators = [jwt_required(refresh=True)]
 
     @blp.doc(operationId="refreshTokens")
+    @blp.arguments(EmptySchema, required=False)
     @blp.response(200, TokenSchema)
     @auth_doc
-    def post(self):
+    def post(self, _data):
         """Exchange a refresh token for a new token pair
 
         Send the refresh token as `Authorization: Bearer <refresh_token>`. It is

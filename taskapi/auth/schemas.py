@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import marshmallow as ma
@@ -11,6 +12,8 @@ from taskapi.fields import TrimmedString, UTCDateTime
 #: NIST SP 800-63B section 5.1.1.2 / OWASP: at least 8 characters; the upper
 #: bound keeps hashing cost bounded.
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
+#: A new password may hold any character but control characters (NUL, newlines...).
+NO_CONTROL = re.compile(r"^[^\x00-\x1f\x7f]*$")
 
 
 class RegisterSchema(ma.Schema):
@@ -21,8 +24,12 @@ class RegisterSchema(ma.Schema):
     )
     password = ma.fields.String(
         required=True, load_only=True,
-        validate=ma.validate.Length(min=PASSWORD_MIN, max=PASSWORD_MAX),
-        metadata={"example": "correct horse battery", "format": "password"},
+        validate=[
+            ma.validate.Length(min=PASSWORD_MIN, max=PASSWORD_MAX),
+            ma.validate.Regexp(NO_CONTROL, error="Must not contain control characters."),
+        ],
+        metadata={"example": "correct horse battery", "format": "password",
+                  "pattern": NO_CONTROL.pattern},
     )
     name = TrimmedString(
         required=True, min_length=1, max_length=255, metadata={"example": "Ada Lovelace"}
@@ -39,6 +46,10 @@ class LoginSchema(ma.Schema):
         validate=ma.validate.Length(min=1, max=PASSWORD_MAX),
         metadata={"format": "password"},
     )
+
+
+class EmptySchema(ma.Schema):
+    """The body of a route that takes none: absent or ``{}``; any field is a 422."""
 
 
 class LogoutSchema(ma.Schema):

@@ -12,7 +12,7 @@ from flask_smorest import abort
 from taskapi import __version__
 from taskapi.auth import tokens
 from taskapi.auth.routes import authenticate, register_user, rotate_refresh_token
-from taskapi.auth.schemas import LoginSchema, RegisterSchema
+from taskapi.auth.schemas import EmptySchema, LoginSchema, RegisterSchema
 from taskapi.compat.schemas import (
     CompatAuthSchema,
     CompatCompleteSchema,
@@ -147,9 +147,10 @@ class Logout(MethodView):
     decorators = [jwt_required()]
 
     @blp.doc(operationId="compatLogOut")
+    @blp.arguments(EmptySchema, required=False)
     @blp.response(200, MessageSchema)
     @auth_doc
-    def post(self):
+    def post(self, _data):
         """Log out: the access token is revoked"""
         tokens.revoke_token(get_jwt()["jti"], "logout")
         db.session.commit()
