@@ -15,7 +15,10 @@ pysqlite.
 
 from __future__ import annotations
 
+import itertools
+import sqlite3
 import threading
+import time
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
@@ -93,9 +96,46 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql(
-            "BEGIN IMMEDIATE" if _is_write_context() else "BEGIN"
-        )
+        if not _is_write_context():
+            connection.exec_driver_sql("BEGIN")
+            return
+        if not _begin_immediate(connection.connection.driver_connection, busy_timeout_ms):
+            # Out of time (or another error): once more through SQLAlchemy, whose
+            # OperationalError the error handlers answer with 503 and Retry-After.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: Pauses between attempts at the write lock, in seconds: short, so that a waiting
+#: writer notices the lock is free within a few ms.
+_RETRY_PAUSES = (0.0005, 0.001, 0.002, 0.004)
+
+
+def _begin_immediate(dbapi_connection, busy_timeout_ms: int) -> bool:
+    """``BEGIN IMMEDIATE``, retried for up to ``busy_timeout_ms``; False when it timed
+    out or failed otherwise.
+
+    SQLite's own busy handler sleeps up to 100 ms between attempts, so under load a
+    waiting writer keeps missing the moments the lock is free while other
+    processes' writers, arriving at those moments, take it: some requests waited
+    out the whole timeout. Here the attempts are a few ms apart.
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
+    try:
+        for attempt in itertools.count():
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                return True
+            except sqlite3.OperationalError as error:
+                if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                    return False  # the caller's attempt raises it, wrapped
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_RETRY_PAUSES[min(attempt, len(_RETRY_PAUSES) - 1)])
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
 
 
 def _is_write_context() -> bool:

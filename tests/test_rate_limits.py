@@ -15,9 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import flask_migrate
 import jwt
@@ -37,7 +34,7 @@ from tests.helpers import (
     auth_headers,
     service_url,
 )
-from tests.test_gunicorn import REPO_ROOT, Server, free_port, server_env, wait_until_ready
+from tests.servers import REPO_ROOT, Server
 
 LARGE = "1000 per minute"
 LOGIN, REGISTER = "/api/v1/auth/login", "/api/v1/auth/register"
@@ -551,38 +548,22 @@ class TestRedisInProcess:
 @pytest.fixture
 def two_servers(app, database_url, redis_url, tmp_path):
     """Two gunicorn servers (one worker process each) on one database and one Redis."""
-    servers, processes = [], []
+    settings = {"TASKAPI_RATELIMIT_STORAGE_URI": redis_url,
+                "TASKAPI_RATELIMIT_AUTH_PER_ACCOUNT": "3 per minute"}
+    servers = [
+        Server(tmp_path / name, database_url, workers=1, threads=2, settings=settings,
+               migrate=False, name=f"gunicorn-{name}")
+        for name in ("a", "b")
+    ]
     try:
-        for name in ("a", "b"):
-            port = free_port()
-            env = server_env(tmp_path / name, tmp_path / "unused.sqlite3", port)
-            env.update(
-                TASKAPI_SQLALCHEMY_DATABASE_URI=database_url,
-                TASKAPI_RATELIMIT_STORAGE_URI=redis_url,
-                TASKAPI_RATELIMIT_AUTH_PER_ACCOUNT="3 per minute",
-                GUNICORN_WORKERS="1",
-                GUNICORN_THREADS="2",
-            )
-            log_path = tmp_path / f"gunicorn-{name}.log"
-            server = Server(f"http://127.0.0.1:{port}", Path("unused"), log_path)
-            with open(log_path, "wb") as log:
-                processes.append(subprocess.Popen(
-                    [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-                    cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                ))
-            servers.append(server)
-        for server, process in zip(servers, processes, strict=True):
-            wait_until_ready(server, process)
+        for server in servers:
+            server.launch()
+        for server in servers:
+            server.wait_until_ready()
         yield servers
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+        for server in servers:
+            server.stop()
 
 
 def test_two_processes_share_the_counts_in_redis(client, two_servers):

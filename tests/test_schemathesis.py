@@ -44,7 +44,7 @@ from taskapi.extensions import db
 from tests.helpers import PASSWORD, TEST_SECRETS
 from tests.report import record
 
-pytestmark = pytest.mark.usefixtures("restore_logging")
+pytestmark = [pytest.mark.heavy, pytest.mark.usefixtures("restore_logging")]
 
 SEED = int(os.environ.get("TASKAPI_SCHEMATHESIS_SEED", "20261121"))
 MAX_EXAMPLES = int(os.environ.get("TASKAPI_SCHEMATHESIS_EXAMPLES", "25"))
@@ -218,7 +218,6 @@ class Workflow(schema.as_state_machine()):
         return super().step(input)
 
 
-@pytest.mark.heavy
 def test_stateful_workflows(api):
     Workflow.run(settings=settings(
         max_examples=STATEFUL_EXAMPLES, derandomize=True, deadline=None,
