@@ -22,10 +22,7 @@ def summary_lines() -> list[str]:
     if not TALLY:
         return []
     width = max(len(what) for _, what in TALLY) + 2
-    lines, section_seen = [], None
+    sections: dict[str, list[str]] = {}
     for (section, what), count in TALLY.items():
-        if section != section_seen:
-            lines.append(f"{section}:")
-            section_seen = section
-        lines.append(f"  {what:<{width}}{count:>10,}")
-    return lines
+        sections.setdefault(section, []).append(f"  {what:<{width}}{count:>10,}")
+    return [line for section, rows in sections.items() for line in (f"{section}:", *rows)]
