@@ -6,8 +6,8 @@ Usage::
 
 Builds a fresh schema (migrations) in ``URL`` (default: a temporary SQLite file;
 for PostgreSQL give an empty throwaway database), bulk-inserts ``--tasks`` tasks
-for one user, then times, interleaved in one run, GET /api/v1/tasks through the
-WSGI test client (auth, query, serialisation; no network):
+for one user (:mod:`bench.dataset`), then times, interleaved in one run,
+GET /api/v1/tasks through the WSGI test client (auth, query, serialisation; no network):
 
 - ``offset page 1``: the first request of a walk (no cursor; counts the total),
 - ``cursor page 2``: the page after the first 20 tasks,
@@ -27,64 +27,35 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from bench import dataset
 from taskapi import create_app
 from taskapi.extensions import db
-from taskapi.models import Task
 from taskapi.tasks import cursors, queries
 from taskapi.tasks.filters import apply_filters, order_by, parse_sort
 
 PAGE = 20
 SECRETS = {"SECRET_KEY": "bench-" + "s" * 40, "JWT_SECRET_KEY": "bench-" + "j" * 40}
-FAST_HASHING = {"PASSWORD_HASH_TIME_COST": 1, "PASSWORD_HASH_MEMORY_COST": 1024,
-                "PASSWORD_HASH_PARALLELISM": 1}
 
 
 def build(url: str, tasks: int):
     from flask_migrate import upgrade
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "LOG_LEVEL": "WARNING",
-                      "RATELIMIT_ENABLED": False,
-                      **SECRETS, **FAST_HASHING})
-    client = app.test_client()
+                      "RATELIMIT_ENABLED": False, **SECRETS})
+    sizes = dataset.Sizes(users=0, tasks_per_user=0, big_user_tasks=tasks)
     with app.app_context():
         upgrade()
-    client.post("/api/v1/auth/register", json={"email": "deep@example.com",
-                "password": "correct horse battery", "name": "Deep"})
-    token = client.post("/api/v1/auth/login", json={
-        "email": "deep@example.com", "password": "correct horse battery"}).get_json()
-    with app.app_context():
-        user_id = db.session.scalar(sa.text("SELECT id FROM users"))
-        start = datetime(2026, 1, 1, tzinfo=UTC)
-        rows = []
-        for n in range(tasks):
-            created = start + timedelta(seconds=n)
-            rows.append({
-                "user_id": user_id, "title": f"Task {n}", "completed": n % 3 == 0,
-                "priority": (None, "low", "medium", "high")[n % 4],
-                "due_at": None if n % 5 == 0 else created + timedelta(days=n % 97),
-                "created_at": created, "updated_at": created, "version": 1,
-            })
-            if len(rows) == 10_000:
-                db.session.execute(sa.insert(Task), rows)
-                rows = []
-        if rows:
-            db.session.execute(sa.insert(Task), rows)
-        db.session.commit()
-        db.session.execute(sa.text("ANALYZE"))
-        db.session.commit()
-    return app, client, {"Authorization": f"Bearer {token['access_token']}"}, user_id
+        dataset.seed(sizes)
+        token = dataset.issue_access_tokens([sizes.big_user_id])[sizes.big_user_id]
+    return app, app.test_client(), {"Authorization": f"Bearer {token}"}, sizes.big_user_id
 
 
 def cursor_at(app, user_id: int, sort_text: str, position: int) -> str:
-    sort = parse_sort(sort_text)
     with app.app_context():
-        page = queries.list_tasks(user_id, {"sort": sort}, zone="UTC", limit=1,
-                                  offset=position - 1)
-        return cursors.encode_cursor(user_id, sort, page.next_values)
+        return dataset.cursor_at(user_id, sort_text, position)
 
 
 def explain(app, user_id: int, sort_text: str, token: str) -> str:

@@ -1,0 +1,119 @@
+"""The scenarios: the request each one sends and the load it runs under.
+
+Throughput scenarios keep ``connections`` connections busy without pause for
+``duration`` seconds (closed loop: requests/s is what the server sustains). The
+``users`` scenario is ``concurrent_users`` connections, one user each, with a
+think time of about 2 s per request (80% reads, 20% writes; bench/lua/users.lua),
+and beside it a light probe of bad-token requests that measures the 401 latency
+at that load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.dataset import PASSWORD
+from bench.load import Load
+from bench.prepare import Prepared
+
+PAGE = 20
+LIST_PATH = f"/api/v1/tasks?page_size={PAGE}"
+FILTERED_PATH = f"{LIST_PATH}&tag=work&completed=false&sort=due_at"
+#: The throughput scenarios on taskapi, in the order they run.
+TASKAPI = ("list", "filtered", "get", "post", "patch", "deep", "bad_token", "login")
+ALL = ("floor", *TASKAPI, "users")
+PROBE_CONNECTIONS = 10  # bad-token probe beside the users scenario
+PROBE_THINK_MS = (400, 600)  # its pause between requests: about 20 requests/s in all
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Load sizes: connections and wrk threads of a throughput scenario, durations
+    in seconds, the users scenario's user count and think time range in ms, and
+    the login scenario's connections (a production argon2id hash takes a good
+    part of a second of CPU: a smoke run sends fewer at once to get answers)."""
+
+    connections: int
+    wrk_threads: int
+    duration: int
+    users_duration: int
+    concurrent_users: int
+    login_connections: int
+    think_ms: tuple[int, int] = (1500, 2500)
+
+
+def _throughput(name: str, plan: Plan, kind: str, env: dict[str, str], describe: str,
+                expected: frozenset[int] = frozenset()) -> Load:
+    return Load(name, "requests.lua", plan.connections, plan.wrk_threads, plan.duration,
+                {"BENCH_KIND": kind, **env}, expected, describe)
+
+
+def floor(plan: Plan) -> Load:
+    """``GET /`` of bench/floor.py."""
+    return _throughput("floor", plan, "fixed", {"BENCH_PATH": "/"},
+                       "GET / of bench/floor.py (fixed JSON)")
+
+
+def taskapi(name: str, data: Prepared, plan: Plan, label: str = "") -> Load:
+    """The throughput scenario ``name`` (one of :data:`TASKAPI`, or ``big_page1``)
+    on the data set ``data``; ``label`` is appended to the load's name."""
+    users = {"BENCH_USERS": str(data.users_file)}
+    deep = f"{LIST_PATH}&cursor={data.deep_cursor}"
+    specs = {
+        "list": ("list", {**users, "BENCH_PATH": LIST_PATH},
+                 f"GET {LIST_PATH}, a random user"),
+        "filtered": ("list", {**users, "BENCH_PATH": FILTERED_PATH},
+                     f"GET {FILTERED_PATH}, a random user"),
+        "get": ("get", users, "GET /api/v1/tasks/{id}, a random user's own task"),
+        "post": ("post", users, "POST /api/v1/tasks {title, priority, due_at, tags: 1}"),
+        "patch": ("patch", users, "PATCH /api/v1/tasks/{id} {title}, own task"),
+        "big_page1": ("fixed", {"BENCH_PATH": LIST_PATH, "BENCH_TOKEN": data.big_token or ""},
+                      f"GET {LIST_PATH}, the user with "
+                      f"{data.sizes.big_user_tasks:,} tasks (page 1, with total)"),
+        "deep": ("fixed", {"BENCH_PATH": deep, "BENCH_TOKEN": data.big_token or ""},
+                 f"GET {LIST_PATH}&cursor=..., page after task "
+                 f"{data.sizes.big_user_tasks // 2:,} of {data.sizes.big_user_tasks:,}"),
+        "bad_token": ("fixed", {"BENCH_PATH": LIST_PATH, "BENCH_TOKEN": data.bad_token},
+                      f"GET {LIST_PATH}, forged bearer token (401 expected)"),
+        "login": ("login", {"BENCH_LOGINS": str(data.logins_file),
+                            "BENCH_PASSWORD": PASSWORD},
+                  "POST /api/v1/auth/login, a random user (argon2id, production cost)"),
+    }
+    kind, env, describe = specs[name]
+    expected = frozenset({401}) if name == "bad_token" else frozenset()
+    result = _throughput(name + label, plan, kind, env, describe, expected)
+    if name == "login":
+        result.connections = plan.login_connections
+        result.threads = min(result.threads, result.connections)
+    return result
+
+
+def users(data: Prepared, plan: Plan) -> tuple[Load, Load]:
+    """The concurrent-users load and the bad-token probe that runs beside it.
+
+    Both run one connection per wrk thread (see bench/lua/common.lua), their
+    starts spread over one mean think time."""
+    count = min(plan.concurrent_users, data.users)
+    low, high = plan.think_ms
+    main = Load("users", "users.lua", count, count, plan.users_duration,
+                {"BENCH_USERS": str(data.users_file), "BENCH_PATH": LIST_PATH,
+                 **_think(low, high, count)},
+                describe=f"{count:,} users, one connection and token each, think time "
+                         f"{low / 1000:g}-{high / 1000:g} s; 40% list, 40% get one, "
+                         "10% POST, 10% PATCH")
+    low, high = PROBE_THINK_MS
+    probe = Load("bad_token_under_load", "requests.lua", PROBE_CONNECTIONS, PROBE_CONNECTIONS,
+                 plan.users_duration,
+                 {"BENCH_KIND": "fixed", "BENCH_PATH": LIST_PATH,
+                  "BENCH_TOKEN": data.bad_token, **_think(low, high, PROBE_CONNECTIONS)},
+                 frozenset({401}),
+                 f"GET {LIST_PATH}, forged token, {PROBE_CONNECTIONS} connections x "
+                 f"1 per {(low + high) / 2000:g} s, during the users scenario")
+    return main, probe
+
+
+def _think(low: int, high: int, connections: int) -> dict[str, str]:
+    """wrk script variables: think time ``low``-``high`` ms, starts staggered."""
+    stagger_us = (low + high) // 2 * 1000 // connections
+    return {"BENCH_THINK_MIN_MS": str(low), "BENCH_THINK_MAX_MS": str(high),
+            "BENCH_STAGGER_US": str(stagger_us)}
