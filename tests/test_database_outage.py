@@ -487,11 +487,11 @@ def test_options_in_the_database_url_reach_the_driver():
 
 
 @pytest.mark.parametrize("pre_ping", [True, False])
-def test_sqlite_engine_gets_pre_ping_only(tmp_path, pre_ping):
+def test_sqlite_engine_gets_no_pool_options_and_no_pre_ping(tmp_path, pre_ping):
     app = make_app(f"sqlite:///{tmp_path / 'options.sqlite3'}",
                    **{**DB_SETTINGS, "DB_POOL_PRE_PING": pre_ping})
     try:
-        assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": pre_ping}
+        assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": False}
     finally:
         dispose(app)
 
