@@ -1,4 +1,5 @@
-"""flask-smorest subclasses: the error schema, bounded pagination, optional If-Match.
+"""flask-smorest subclasses: the error schema, bounded pagination, optional If-Match,
+required bodies, and OpenAPI links.
 
 The library's pagination schema has no upper bound on ``page``; a huge page makes
 an OFFSET the database cannot represent (a 500). :class:`Blueprint` bounds it so
@@ -9,6 +10,11 @@ Here it is optional unless ``REQUIRE_IF_MATCH`` is set (RFC 9110 section 13.1.1
 leaves that to the server; RFC 6585 section 3 gives 428 for "required"); a stale
 tag is a 412 that carries the current ``ETag``, and a 304 carries it too
 (RFC 9110 section 15.4.5).
+
+The library documents a JSON body as required by default but accepts a request
+without one; here such a request is a 422, as the document says. It documents
+``X-Pagination`` as a plain header of object type; here it is described as what
+it is, a JSON document (OpenAPI 3.0 Header Object with ``content``).
 """
 
 from __future__ import annotations
