@@ -54,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     from taskapi.auth.tokens import init_jwt
     from taskapi.database import init_database
+    from taskapi.docs import BEARER_SCHEME, init_docs
     from taskapi.extensions import api, db, migrate
     from taskapi.ratelimits import init_rate_limits
 
@@ -61,16 +62,9 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     init_jwt(app)
     init_rate_limits(app)
-    app.config.setdefault("API_SPEC_OPTIONS", {})
-    app.config["API_SPEC_OPTIONS"].setdefault("info", {}).setdefault(
-        "description", "Per-user tasks behind JWT bearer authentication."
-    )
+    init_docs(app)
     api.init_app(app)
-    api.spec.components.security_scheme(
-        "bearerAuth",
-        {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-         "description": "Access token from POST /api/v1/auth/login"},
-    )
+    api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
 
 
 def register_blueprints(app: Flask) -> None:

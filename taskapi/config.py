@@ -27,6 +27,8 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from taskapi import __version__
+
 #: Minimum secret length in bytes for HS256 keys (RFC 7518 section 3.2: a key of
 #: the same size as the hash output, 256 bits, or larger).
 MIN_SECRET_BYTES = 32
@@ -90,12 +92,12 @@ class Defaults:
     LOG_FORMAT = "text"  # "text" or "json"
 
     API_TITLE = "taskapi"
-    API_VERSION = "v1"
+    API_VERSION = __version__  # the package version (setup.cfg), shown in the document
     OPENAPI_VERSION = "3.0.3"
     OPENAPI_URL_PREFIX = "/api"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "docs"
-    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"  # served by taskapi (taskapi/docs.py)
 
 
 def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:

@@ -32,7 +32,8 @@ blp = Blueprint("health", __name__, description="Readiness probe.")
 class ReadySchema(ma.Schema):
     status = ma.fields.String(required=True, metadata={"example": "ready"})
     revision = ma.fields.String(
-        required=True, metadata={"description": "Migration revision of the schema"}
+        required=True,
+        metadata={"description": "Migration revision of the schema", "example": "c3d4e5f6a7b8"},
     )
 
 
@@ -56,7 +57,7 @@ def _unready(message: str):
 
 @blp.route("/ready")
 class Ready(MethodView):
-    @blp.doc(operationId="getReadiness")
+    @blp.doc(operationId="getReadiness", security=[])
     @blp.response(200, ReadySchema)
     @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
     def get(self):

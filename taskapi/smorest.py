@@ -19,7 +19,10 @@ it is, a JSON document (OpenAPI 3.0 Header Object with ``content``).
 
 from __future__ import annotations
 
+import copy
 import functools
+import http
+import re
 
 import marshmallow as ma
 from flask import Response, current_app, request
@@ -28,14 +31,27 @@ from flask_smorest import Blueprint as _Blueprint
 from flask_smorest import abort
 from flask_smorest import etag as smorest_etag
 from flask_smorest.exceptions import NotModified
-from flask_smorest.utils import resolve_schema_instance
+from flask_smorest.utils import prepare_response, resolve_schema_instance
 from webargs.flaskparser import FlaskParser
 from werkzeug.http import quote_etag
+
+from taskapi.docs import ERROR_RESPONSES
+from taskapi.ratelimits import EXEMPT_ENDPOINTS
 
 #: Largest accepted ``page``: page x page_size stays far below 2**63 (SQL OFFSET).
 MAX_PAGE = 1_000_000
 
 BEARER_SECURITY = [{"bearerAuth": []}]
+
+#: Descriptions of the path parameters, by name, for every route that has them.
+PATH_PARAMETERS = {
+    "task_id": "The task's `id` (1 to 2147483647). Another user's task is a 404.",
+    "user_id": "Your own user `id` (the original contract puts it in the path); "
+               "another id is a 403.",
+    "name": "Tag name, matched case-insensitively.",
+}
+PAGE_DESCRIPTION = f"Offset page number, 1 to {MAX_PAGE:,}; default 1. Not with `cursor`."
+PAGE_SIZE_DESCRIPTION = "Tasks per page."
 
 
 class ErrorSchema(ma.Schema):
@@ -78,6 +94,23 @@ class Api(_Api):
 
     ERROR_SCHEMA = ErrorSchema
 
+    def _register_responses(self):
+        # flask-smorest registers one response per HTTP status, described by its
+        # reason phrase; here the error ones say when taskapi sends them.
+        for status in http.HTTPStatus:
+            description, headers = ERROR_RESPONSES.get(status, (status.phrase, {}))
+            response = {"description": description}
+            if headers:
+                response["headers"] = headers
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Any other error, in the same shape",
+                    "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
     def _register_etag_headers(self):
         components = self.spec.components
         components.parameter("IF_NONE_MATCH", "header", IF_NONE_MATCH_HEADER, lazy=True)
@@ -88,14 +121,21 @@ class Api(_Api):
 @functools.cache
 def _bounded(schema_cls: type[ma.Schema]) -> type[ma.Schema]:
     page_field = schema_cls._declared_fields["page"]
+    page_size_field = copy.copy(schema_cls._declared_fields["page_size"])
+    page_size_field.metadata = {**page_size_field.metadata,
+                                "description": PAGE_SIZE_DESCRIPTION}
     return type(
         schema_cls.__name__,
         (schema_cls,),
         {
+            # A callable default is left out of the document: a generated client
+            # would otherwise send page=1 with every cursor, which is a 422.
             "page": ma.fields.Integer(
-                load_default=page_field.load_default,
+                load_default=lambda default=page_field.load_default: default,
                 validate=ma.validate.Range(min=1, max=MAX_PAGE),
-            )
+                metadata={"description": PAGE_DESCRIPTION},
+            ),
+            "page_size": page_size_field,
         },
     )
 
@@ -111,6 +151,28 @@ class Blueprint(_Blueprint):
     """
 
     PAGINATION_ARGUMENTS_PARSER = _PaginationParser()
+
+    def route(self, rule, *, parameters=None, **options):
+        """flask-smorest's ``route``, documenting each path parameter named in
+        :data:`PATH_PARAMETERS` (the library documents only its type) and the 429
+        of every operation the rate limits count (all but ``EXEMPT_ENDPOINTS``)."""
+        documented = list(parameters or [])
+        for name in re.findall(r"<(?:[^<>:]+:)?([a-z_]+)>", rule):
+            if name in PATH_PARAMETERS:
+                documented.append({"in": "path", "name": name,
+                                   "description": PATH_PARAMETERS[name]})
+        register = super().route(rule, parameters=documented or None, **options)
+
+        def decorator(view):
+            endpoint = f"{self.name}.{options.get('endpoint', view.__name__)}"
+            if endpoint not in EXEMPT_ENDPOINTS:
+                for method in view.methods or ():
+                    handler = getattr(view, method.lower())
+                    setattr(view, method.lower(),
+                            self.alt_response(429, response="TOO_MANY_REQUESTS")(handler))
+            return register(view)
+
+        return decorator
 
     def arguments(self, schema, *, location="json", required=True, **kwargs):
         """flask-smorest's ``arguments``; a ``json`` body marked ``required`` (the

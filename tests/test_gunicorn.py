@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.helpers import PASSWORD
-from tests.servers import Server
+from tests.servers import Server, sqlite_server
 
 pytestmark = pytest.mark.slow
 
@@ -24,8 +24,7 @@ TASKS_PER_THREAD = 25
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("gunicorn")
-    with Server(tmp, f"sqlite:///{tmp / 'taskapi.sqlite3'}") as server:
+    with sqlite_server(tmp_path_factory, "gunicorn") as server:
         yield server
 
 

@@ -16,9 +16,9 @@ longer local run is in the README (Development).
 What the generator cannot know, and how it is handled (nothing is silenced):
 
 - ``cursor`` (list query) and ``refresh_token`` (v1 logout body) are opaque values
-  the server signs or issues; a generated string is never one, so positive cases
-  do not send them (they stay in negative cases). tests/test_cursors.py and
-  tests/test_auth.py cover real ones.
+  the server signs or issues; a generated string, or the document's example, is
+  never one, so positive cases do not send them (they stay in negative cases);
+  tests/test_cursors.py and tests/test_auth.py cover real ones.
 - Two rules no JSON Schema states: a ``sort`` key appears at most once (positive
   cases keep its first occurrence), and ``timezone`` must be a zone the IANA
   database knows (positive cases get one, chosen from the generated text).
@@ -133,6 +133,8 @@ class TokenAuth:
 def fill_placeholder(context, case, kwargs):
     if case.headers and case.headers.get("Authorization") == f"Bearer {PLACEHOLDER}":
         case.headers["Authorization"] = f"Bearer {Session.token()}"
+    # The examples phase does not pass its cases through map_case: same rules here.
+    make_positive_cases_valid(context, case)
 
 
 @schema.hook("after_call")

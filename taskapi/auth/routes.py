@@ -107,7 +107,7 @@ def rotate_refresh_token() -> dict:
 class Register(MethodView):
     decorators = [auth_limits]
 
-    @blp.doc(operationId="registerUser")
+    @blp.doc(operationId="registerUser", security=[])
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.arguments(RegisterSchema)
     @blp.response(201, UserSchema)
@@ -125,7 +125,7 @@ class Register(MethodView):
 class Login(MethodView):
     decorators = [auth_limits]
 
-    @blp.doc(operationId="logIn")
+    @blp.doc(operationId="logIn", security=[])
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
@@ -170,7 +170,13 @@ class Logout(MethodView):
     @blp.response(204)
     @auth_doc
     def post(self, data):
-        """Log out: revoke the access token (and a refresh token if given)"""
+        """Log out: revoke the access token (and a refresh token if given)
+
+        The access token in `Authorization` is revoked at once; send
+        `{"refresh_token": ...}` to revoke that one too, otherwise it stays
+        usable until it expires or is used. A refresh token of another account
+        is a 422 and nothing is revoked.
+        """
         refresh_jti = None
         if data.get("refresh_token"):
             refresh_jti = _own_refresh_jti(data["refresh_token"])
@@ -200,7 +206,10 @@ class Me(MethodView):
     @blp.response(200, MeSchema)
     @auth_doc
     def get(self):
-        """The current user"""
+        """The current user
+
+        The account the access token belongs to, with its settings (`timezone`).
+        """
         return current_user
 
     @blp.doc(operationId="updateCurrentUser")
@@ -208,7 +217,11 @@ class Me(MethodView):
     @blp.response(200, MeSchema)
     @auth_doc
     def patch(self, data):
-        """Change the current user's name or time zone"""
+        """Change the current user's name or time zone
+
+        Only the fields sent change. `timezone` is an IANA name (`Europe/Paris`);
+        it decides the calendar day of `due_on` and of the task statistics.
+        """
         user = current_user
         for name, value in data.items():
             setattr(user, name, value)

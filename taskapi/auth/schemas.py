@@ -14,6 +14,11 @@ from taskapi.fields import TrimmedString, UTCDateTime
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 #: A new password may hold any character but control characters (NUL, newlines...).
 NO_CONTROL = re.compile(r"^[^\x00-\x1f\x7f]*$")
+#: Shape-only examples for the OpenAPI document (not valid tokens).
+ACCESS_TOKEN_EXAMPLE = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+                        "eyJzdWIiOiIxIiwidHlwZSI6ImFjY2VzcyJ9.c2lnbmF0dXJl")
+REFRESH_TOKEN_EXAMPLE = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+                         "eyJzdWIiOiIxIiwidHlwZSI6InJlZnJlc2gifQ.c2lnbmF0dXJl")
 
 
 class RegisterSchema(ma.Schema):
@@ -44,7 +49,7 @@ class LoginSchema(ma.Schema):
     password = ma.fields.String(
         required=True, load_only=True,
         validate=ma.validate.Length(min=1, max=PASSWORD_MAX),
-        metadata={"format": "password"},
+        metadata={"format": "password", "example": "correct horse battery"},
     )
 
 
@@ -55,25 +60,34 @@ class EmptySchema(ma.Schema):
 class LogoutSchema(ma.Schema):
     refresh_token = ma.fields.String(
         validate=ma.validate.Length(min=1, max=8192),
-        metadata={"description": "Also revoke this refresh token (optional)."},
+        metadata={"description": "Also revoke this refresh token (optional).",
+                  "example": REFRESH_TOKEN_EXAMPLE},
     )
 
 
 class UserSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
-    email = ma.fields.String(dump_only=True)
-    name = ma.fields.String(dump_only=True)
-    created_at = UTCDateTime(dump_only=True)
+    id = ma.fields.Integer(dump_only=True, metadata={"example": 1})
+    email = ma.fields.String(
+        dump_only=True, metadata={"description": "Lower-cased", "example": "ada@example.com"}
+    )
+    name = ma.fields.String(dump_only=True, metadata={"example": "Ada Lovelace"})
+    created_at = UTCDateTime(dump_only=True, metadata={"example": "2026-11-21T09:30:00+00:00"})
 
 
 class TokenSchema(ma.Schema):
-    access_token = ma.fields.String(required=True, metadata={"description": "JWT, HS256"})
+    access_token = ma.fields.String(
+        required=True,
+        metadata={"description": "JWT, HS256: send as Authorization: Bearer <access_token>",
+                  "example": ACCESS_TOKEN_EXAMPLE},
+    )
     refresh_token = ma.fields.String(
-        required=True, metadata={"description": "JWT, single use: each refresh rotates it"}
+        required=True, metadata={"description": "JWT, single use: each refresh rotates it",
+                                 "example": REFRESH_TOKEN_EXAMPLE}
     )
     token_type = ma.fields.String(required=True, metadata={"example": "Bearer"})
     expires_in = ma.fields.Integer(
-        required=True, metadata={"description": "Access token lifetime in seconds"}
+        required=True,
+        metadata={"description": "Access token lifetime in seconds", "example": 900},
     )
 
 
@@ -96,7 +110,7 @@ class MeSchema(UserSchema):
 class MeUpdateSchema(ma.Schema):
     """PATCH /auth/me: the fields sent change."""
 
-    name = TrimmedString(min_length=1, max_length=255)
+    name = TrimmedString(min_length=1, max_length=255, metadata={"example": "Ada King"})
     timezone = TrimmedString(
         min_length=1, max_length=64, validate=_valid_zone,
         metadata={"description": "IANA time zone name; drives due_on and day boundaries",

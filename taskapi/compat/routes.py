@@ -69,28 +69,38 @@ def auth_payload(user, issued: dict) -> dict:
 
 @blp.route("/")
 class Root(MethodView):
-    @blp.doc(operationId="getServiceInfo")
+    @blp.doc(operationId="getServiceInfo", security=[])
     @blp.response(200, MessageSchema)
     def get(self):
-        """Service name and version"""
+        """Service name and version
+
+        As the original backend answered at its root: `{"message": ...}`.
+        """
         return {"message": f"taskapi {__version__}"}
 
 
 @blp.route("/health")
 class Health(MethodView):
-    @blp.doc(operationId="getHealth")
+    @blp.doc(operationId="getHealth", security=[])
     @blp.response(200, HealthSchema)
     def get(self):
-        """Liveness: answers without touching the database"""
+        """Liveness: answers without touching the database
+
+        200 while the process can serve requests; readiness (database
+        reachable and migrated) is GET /ready.
+        """
         return {"status": "healthy"}
 
 
 @blp.route("/docs")
 class Docs(MethodView):
-    @blp.doc(operationId="openDocs")
+    @blp.doc(operationId="openDocs", security=[])
     @blp.response(302)
     def get(self):
-        """Redirect to the API docs page (/api/docs)"""
+        """Redirect to the API docs page (/api/docs)
+
+        The original backend's docs address, kept for bookmarks.
+        """
         return redirect(url_for("api-docs.openapi_swagger_ui"))
 
 
@@ -98,13 +108,17 @@ class Docs(MethodView):
 class Register(MethodView):
     decorators = [auth_limits]
 
-    @blp.doc(operationId="compatRegister")
+    @blp.doc(operationId="compatRegister", security=[])
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.arguments(RegisterSchema)
     @blp.response(201, CompatAuthSchema)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, data):
-        """Create an account and log in"""
+        """Create an account and log in
+
+        Same rules as POST /api/v1/auth/register; answers the new user with a
+        token pair, as the original backend did.
+        """
         user = register_user(data)
         issued = tokens.issue_tokens(user)
         db.session.commit()
@@ -115,13 +129,17 @@ class Register(MethodView):
 class Login(MethodView):
     decorators = [auth_limits]
 
-    @blp.doc(operationId="compatLogIn")
+    @blp.doc(operationId="compatLogIn", security=[])
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.arguments(LoginSchema)
     @blp.response(200, CompatAuthSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
     def post(self, data):
-        """Log in with email and password"""
+        """Log in with email and password
+
+        Answers the user with a token pair; 401 for a wrong email or password
+        (the same message for both).
+        """
         user = authenticate(data["email"], data["password"])
         issued = tokens.issue_tokens(user)
         db.session.commit()
@@ -137,7 +155,11 @@ class Refresh(MethodView):
     @blp.response(200, CompatAuthSchema)
     @auth_doc
     def post(self, _data):
-        """Exchange a refresh token (body or bearer header) for a new pair"""
+        """Exchange a refresh token (body or bearer header) for a new pair
+
+        The refresh token is spent (rotation); presenting it again revokes
+        every token of the account.
+        """
         user = current_user
         return auth_payload(user, rotate_refresh_token())
 
@@ -151,7 +173,10 @@ class Logout(MethodView):
     @blp.response(200, MessageSchema)
     @auth_doc
     def post(self, _data):
-        """Log out: the access token is revoked"""
+        """Log out: the access token is revoked
+
+        The body, if any, must be empty (`{}`).
+        """
         tokens.revoke_token(get_jwt()["jti"], "logout")
         db.session.commit()
         return {"message": "Successfully logged out"}
@@ -185,7 +210,11 @@ class Tasks(MethodView):
     @blp.alt_response(403, response="FORBIDDEN")
     @auth_doc
     def post(self, data, user_id):
-        """Create a task"""
+        """Create a task
+
+        `due_date` takes a date (`YYYY-MM-DD`) or an ISO 8601 datetime. 403
+        when `user_id` is not the token's user.
+        """
         return create_task(user_id, data)
 
 
@@ -199,7 +228,10 @@ class TaskById(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     @auth_doc
     def get(self, user_id, task_id):
-        """Get a task"""
+        """Get a task
+
+        404 when the task does not exist or is not this user's.
+        """
         return queries.get_task_or_404(user_id, task_id)
 
     @blp.doc(operationId="compatUpdateTask")
@@ -209,7 +241,10 @@ class TaskById(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     @auth_doc
     def put(self, data, user_id, task_id):
-        """Update a task (every field optional)"""
+        """Update a task (every field optional)
+
+        In this contract PUT changes only the fields sent.
+        """
         return update_task(queries.get_task_or_404(user_id, task_id, for_update=True), data)
 
     @blp.doc(operationId="compatDeleteTask")
@@ -218,7 +253,11 @@ class TaskById(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     @auth_doc
     def delete(self, user_id, task_id):
-        """Delete a task"""
+        """Delete a task
+
+        204 with no body; 404 when the task does not exist or is not this
+        user's.
+        """
         delete_task(queries.get_task_or_404(user_id, task_id, for_update=True))
 
 
@@ -233,6 +272,9 @@ class TaskComplete(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     @auth_doc
     def patch(self, data, user_id, task_id):
-        """Set `completed`, or toggle it when the body is empty"""
+        """Set `completed`, or toggle it when the body is empty
+
+        Answers the task as it is after the change.
+        """
         task = queries.get_task_or_404(user_id, task_id, for_update=True)
         return complete_task(task, data.get("completed"))

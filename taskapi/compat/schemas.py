@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, time
 
 import marshmallow as ma
 
-from taskapi.auth.schemas import UserSchema
+from taskapi.auth.schemas import ACCESS_TOKEN_EXAMPLE, REFRESH_TOKEN_EXAMPLE, UserSchema
 from taskapi.fields import StrictBoolean, UTCDateTime
-from taskapi.tasks.schemas import TaskSchema
+from taskapi.tasks.schemas import TaskSchema, without_defaults
 
 
 class LenientDueDate(UTCDateTime):
@@ -43,26 +43,31 @@ class CompatTaskSchema(TaskSchema):
     class Meta:
         exclude = ("due_at", "completed_at", "tags")
 
-    user_id = ma.fields.Integer(dump_only=True)
+    user_id = ma.fields.Integer(dump_only=True, metadata={"example": 1})
     due_date = LenientDueDate(
         attribute="due_at", allow_none=True, load_default=None,
         metadata={"description": "YYYY-MM-DD, or ISO 8601 (no offset means UTC)",
-                  "example": "2025-12-31"},
+                  "example": "2025-12-31T17:00:00+00:00"},
     )
 
 
-class CompatTaskUpdateSchema(CompatTaskSchema):
-    """PUT in this contract is a partial update: use with ``partial=True``."""
+CompatTaskUpdateSchema = without_defaults(
+    CompatTaskSchema, "CompatTaskUpdateSchema",
+    "PUT in this contract is a partial update: use with ``partial=True``.",
+)
 
 
 class CompatCompleteSchema(ma.Schema):
-    completed = StrictBoolean(metadata={"description": "New state; omit the body to toggle"})
+    completed = StrictBoolean(
+        metadata={"description": "New state; omit the body to toggle", "example": True}
+    )
 
 
 class CompatRefreshSchema(ma.Schema):
     refresh_token = ma.fields.String(
         validate=ma.validate.Length(min=1, max=8192),
-        metadata={"description": "Or send it as `Authorization: Bearer <refresh_token>`"},
+        metadata={"description": "Or send it as `Authorization: Bearer <refresh_token>`",
+                  "example": REFRESH_TOKEN_EXAMPLE},
     )
 
 
@@ -70,12 +75,18 @@ class CompatAuthSchema(ma.Schema):
     """``{"user": {...}, "token": "<access>", "refresh_token": "<refresh>"}``."""
 
     user = ma.fields.Nested(UserSchema, required=True)
-    token = ma.fields.String(required=True, metadata={"description": "Access token (JWT)"})
-    refresh_token = ma.fields.String(required=True)
+    token = ma.fields.String(
+        required=True,
+        metadata={"description": "Access token (JWT)", "example": ACCESS_TOKEN_EXAMPLE},
+    )
+    refresh_token = ma.fields.String(
+        required=True, metadata={"description": "Refresh token (JWT), single use",
+                                 "example": REFRESH_TOKEN_EXAMPLE},
+    )
 
 
 class MessageSchema(ma.Schema):
-    message = ma.fields.String(required=True)
+    message = ma.fields.String(required=True, metadata={"example": "Successfully logged out"})
 
 
 class HealthSchema(ma.Schema):

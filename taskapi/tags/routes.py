@@ -36,7 +36,12 @@ class Tags(MethodView):
     @blp.response(200, TagCountSchema(many=True))
     @auth_doc
     def get(self):
-        """List tags with their task counts"""
+        """List tags with their task counts
+
+        Every tag of the current user, by name (case-insensitive order), with
+        how many of their tasks carry it. Tags are created by naming them in a
+        task's `tags`.
+        """
         return queries.tag_counts(current_user.id)
 
 
@@ -49,7 +54,11 @@ class TagByName(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     @auth_doc
     def delete(self, name):
-        """Delete a tag, removing it from every task (case-insensitive name)"""
+        """Delete a tag, removing it from every task (case-insensitive name)
+
+        The tasks themselves stay; each one that carried the tag gets a new
+        version (and ETag). 404 when the user has no such tag.
+        """
         try:
             name = TAG_NAME.deserialize(name)
         except ma.ValidationError:

@@ -6,6 +6,8 @@ not listed here (``user_id``) is a 422: no mass assignment.
 
 from __future__ import annotations
 
+import copy
+
 import marshmallow as ma
 
 from taskapi.fields import QueryBoolean, StrictBoolean, TagName, TrimmedString, UTCDateTime
@@ -28,14 +30,15 @@ class TaskSchema(ma.Schema):
         max_length=1000, multiline=True, allow_none=True, load_default=None,
         metadata={"description": "At most 1000 characters", "example": "Two litres"},
     )
-    completed = StrictBoolean(load_default=False)
+    completed = StrictBoolean(load_default=False, metadata={"example": False})
     completed_at = UTCDateTime(
         dump_only=True, allow_none=True,
-        metadata={"description": "When it was last marked completed; null while open"},
+        metadata={"description": "When it was last marked completed; null while open",
+                  "example": None},
     )
     priority = ma.fields.String(
         allow_none=True, load_default=None, validate=ma.validate.OneOf(PRIORITIES),
-        metadata={"description": "low, medium, high or null"},
+        metadata={"description": "low, medium, high or null", "example": "high"},
     )
     due_at = UTCDateTime(
         allow_none=True, load_default=None,
@@ -48,17 +51,36 @@ class TaskSchema(ma.Schema):
         metadata={"description": f"Up to {MAX_TAGS} labels, 1-50 characters each, no commas; "
                   "matched case-insensitively", "example": ["work", "errands"]},
     )
-    created_at = UTCDateTime(dump_only=True)
-    updated_at = UTCDateTime(dump_only=True)
+    created_at = UTCDateTime(dump_only=True, metadata={"example": "2026-11-21T09:30:00+00:00"})
+    updated_at = UTCDateTime(
+        dump_only=True, metadata={"description": "Changes with every write",
+                                  "example": "2026-11-21T10:05:12+00:00"},
+    )
 
 
-class TaskPatchSchema(TaskSchema):
-    """Partial update: use with ``partial=True``; only the fields sent change."""
+def without_defaults(schema_cls: type[ma.Schema], name: str, doc: str) -> type[ma.Schema]:
+    """A subclass of ``schema_cls`` whose fields have no load default, for partial
+    updates (use with ``partial=True``). marshmallow skips missing fields then
+    anyway; without the default the OpenAPI document shows none either, so a
+    generated client does not send one (``completed: false`` would reopen a task)."""
+    fields = {}
+    for field_name, field in schema_cls._declared_fields.items():
+        if field.load_default is not ma.missing:
+            field = copy.copy(field)
+            field.load_default = ma.missing
+        fields[field_name] = field
+    return type(name, (schema_cls,), {**fields, "__doc__": doc})
+
+
+TaskPatchSchema = without_defaults(
+    TaskSchema, "TaskPatchSchema",
+    "Partial update: use with ``partial=True``; only the fields sent change.",
+)
 
 
 class TaskCompleteSchema(ma.Schema):
     completed = StrictBoolean(
-        metadata={"description": "New state; omit the body to toggle"}
+        metadata={"description": "New state; omit the body to toggle", "example": True}
     )
 
 
@@ -126,30 +148,36 @@ class TaskListArgsSchema(ma.Schema):
 
 
 class PriorityCountsSchema(ma.Schema):
-    high = ma.fields.Integer(required=True)
-    medium = ma.fields.Integer(required=True)
-    low = ma.fields.Integer(required=True)
-    none = ma.fields.Integer(required=True, metadata={"description": "No priority set"})
+    high = ma.fields.Integer(required=True, metadata={"example": 2})
+    medium = ma.fields.Integer(required=True, metadata={"example": 5})
+    low = ma.fields.Integer(required=True, metadata={"example": 1})
+    none = ma.fields.Integer(
+        required=True, metadata={"description": "No priority set", "example": 4}
+    )
 
 
 class DayCountSchema(ma.Schema):
     date = ma.fields.Date(required=True, metadata={"description": "Calendar day in the "
                           "user's time zone", "example": "2026-11-21"})
-    count = ma.fields.Integer(required=True)
+    count = ma.fields.Integer(required=True, metadata={"example": 3})
 
 
 class TaskStatsSchema(ma.Schema):
     """Counts over all the user's tasks, computed by the database."""
 
-    total = ma.fields.Integer(required=True)
-    completed = ma.fields.Integer(required=True)
-    open = ma.fields.Integer(required=True, metadata={"description": "total - completed"})
+    total = ma.fields.Integer(required=True, metadata={"example": 12})
+    completed = ma.fields.Integer(required=True, metadata={"example": 7})
+    open = ma.fields.Integer(
+        required=True, metadata={"description": "total - completed", "example": 5}
+    )
     overdue = ma.fields.Integer(
-        required=True, metadata={"description": "Open tasks with due_at in the past"}
+        required=True,
+        metadata={"description": "Open tasks with due_at in the past", "example": 1},
     )
     due_today = ma.fields.Integer(
         required=True,
-        metadata={"description": "Open tasks due today in the user's time zone"},
+        metadata={"description": "Open tasks due today in the user's time zone",
+                  "example": 2},
     )
     by_priority = ma.fields.Nested(PriorityCountsSchema, required=True)
     completed_last_7_days = ma.fields.List(
