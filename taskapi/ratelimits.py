@@ -1,8 +1,12 @@
 """Rate limits (Flask-Limiter): who is counted, and the limits of the auth routes.
 
 - Every route: ``RATELIMIT_DEFAULT`` per user. The user is the ``sub`` of a
-  bearer token whose signature and expiry verify (no database query; a forged
-  token cannot spend another user's budget); without one, the client IP.
+  bearer access token whose signature and expiry verify (no database query; a
+  forged token cannot spend another user's budget); without one, the client IP.
+  Refresh tokens count per IP: they live 30 days and outlive a logout, so a
+  leaked, revoked one must not spend its owner's budget. A revoked access token
+  still counts for its owner until it expires (15 minutes by default): checking
+  revocation here would cost a query on every request, 429s included.
 - Login and register (v1 and the original contract's twins share the buckets):
   ``RATELIMIT_AUTH_PER_IP`` per client IP and ``RATELIMIT_AUTH_PER_ACCOUNT`` per
   email in the body (OWASP Authentication Cheat Sheet, "Protect against
@@ -40,15 +44,17 @@ def client_ip() -> str:
 
 
 def client_key() -> str:
-    """``user:<id>`` for a request with a valid bearer token, else ``ip:<address>``."""
+    """``user:<id>`` for a request with a valid bearer access token, else
+    ``ip:<address>`` (no token, an invalid one, or a refresh token)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme == "Bearer" and token:
         try:
-            subject = decode_token(token.strip(), allow_expired=False)["sub"]
+            claims = decode_token(token.strip(), allow_expired=False)
         except Exception:  # any invalid token: the route answers 401 itself
-            subject = None
-        if isinstance(subject, str):
+            claims = {}
+        subject = claims.get("sub")
+        if claims.get("type") == "access" and isinstance(subject, str):
             return f"user:{subject}"
     return f"ip:{client_ip()}"
 

@@ -364,6 +364,25 @@ class TestDefaultLimit:
             assert response.headers["X-RateLimit-Remaining"] == remaining
         assert_rate_limited(client.get(TASKS, headers=victim.headers), 5)
 
+    def test_a_spent_refresh_token_does_not_spend_its_owners_budget(self, client):
+        """Refresh tokens live 30 days and outlive their rotation or a logout: sent as
+        the bearer of any route, one counts against the sender's IP, not its owner."""
+        victim = make_account(client, "victim@example.com")
+        rotated = client.post("/api/v1/auth/refresh", **from_ip("10.0.0.5"),
+                              headers=auth_headers(victim.refresh_token))
+        assert rotated.status_code == 200  # the old refresh token is now revoked
+        leaked = auth_headers(victim.refresh_token)
+
+        for _ in range(5):
+            assert_error(client.get(TASKS, headers=leaked, **from_ip("198.51.100.7")), 401)
+        assert_rate_limited(client.get(TASKS, headers=leaked, **from_ip("198.51.100.7")), 5)
+
+        for remaining in ("4", "3", "2", "1", "0"):
+            response = client.get(TASKS, headers=victim.headers)
+            assert response.status_code == 200
+            assert response.headers["X-RateLimit-Remaining"] == remaining
+        assert_rate_limited(client.get(TASKS, headers=victim.headers), 5)
+
     def test_forged_tokens_from_other_ips_do_not_block_the_victim(self, client):
         victim = make_account(client, "victim@example.com")
         forged = auth_headers(forge(victim.access_token))
