@@ -75,10 +75,12 @@ def assert_error(response, status: int, *, field: str | None = None) -> dict:
     return body
 
 
-def _service_missing(message: str) -> None:
-    """Skip, or fail under ``TASKAPI_TEST_REQUIRE_SERVICES=1`` (set by ``.ci/run``)."""
-    if os.environ.get("TASKAPI_TEST_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"TASKAPI_TEST_REQUIRE_SERVICES=1 but {message}")
+def requirement_missing(message: str, required_by: str = "TASKAPI_TEST_REQUIRE_SERVICES") -> None:
+    """Skip the test, or fail it when the environment variable ``required_by`` is
+    ``1`` (``.ci/run`` sets ``TASKAPI_TEST_REQUIRE_SERVICES`` for its PostgreSQL and
+    Redis stage and ``TASKAPI_TEST_REQUIRE_BROWSER`` throughout)."""
+    if os.environ.get(required_by) == "1":
+        pytest.fail(f"{required_by}=1 but {message}")
     pytest.skip(message)
 
 
@@ -90,7 +92,7 @@ def service_url(variable: str, what: str) -> str:
     """
     url = os.environ.get(variable, "")
     if not url:
-        _service_missing(f"{what}: set {variable} (see README, Development)")
+        requirement_missing(f"{what}: set {variable} (see README, Development)")
     return url
 
 
@@ -99,7 +101,7 @@ def postgresql_test_url() -> str:
     (skipped or failed like :func:`service_url` when unset or another database)."""
     url = service_url("TASKAPI_TEST_DATABASE_URL", "this test needs a real PostgreSQL")
     if not is_postgresql(url):
-        _service_missing("this test needs PostgreSQL; TASKAPI_TEST_DATABASE_URL is another "
+        requirement_missing("this test needs PostgreSQL; TASKAPI_TEST_DATABASE_URL is another "
                          "database")
     return url
 

@@ -28,12 +28,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, requirement_missing
 from tests.servers import REPO_ROOT, Server, log_shown_on_failure, sqlite_server
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
+#: Set to 1 (as .ci/run does) and a missing browser fails these tests instead of skipping.
+REQUIRED_BY = "TASKAPI_TEST_REQUIRE_BROWSER"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -41,14 +43,6 @@ CHROMIUM_ARGS = [
 ]
 TIMEOUT_MS = 120_000  # generous: Swagger UI's 1.5 MB bundle on a busy machine
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-
-
-def browser_missing(message: str) -> None:
-    """Skip, or fail under ``TASKAPI_TEST_REQUIRE_BROWSER=1`` (as helpers.py does for
-    ``TASKAPI_TEST_REQUIRE_SERVICES``)."""
-    if os.environ.get("TASKAPI_TEST_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"TASKAPI_TEST_REQUIRE_BROWSER=1 but {message}")
-    pytest.skip(message)
 
 
 @dataclass
@@ -85,11 +79,12 @@ def spec(server) -> dict:
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        browser_missing(f"{CHROMIUM} is missing (apt-get install chromium)")
+        requirement_missing(f"{CHROMIUM} is missing (apt-get install chromium)", REQUIRED_BY)
     try:
         from playwright.sync_api import expect, sync_playwright
     except ImportError:
-        browser_missing("the playwright module is missing (pip install -e '.[test]')")
+        requirement_missing("the playwright module is missing (pip install -e '.[test]')",
+                            REQUIRED_BY)
     expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

@@ -108,7 +108,6 @@ class Register(MethodView):
     decorators = [auth_limits]
 
     @blp.doc(operationId="registerUser", security=[])
-    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.arguments(RegisterSchema)
     @blp.response(201, UserSchema)
     @blp.alt_response(409, response="CONFLICT")
@@ -126,7 +125,6 @@ class Login(MethodView):
     decorators = [auth_limits]
 
     @blp.doc(operationId="logIn", security=[])
-    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")

@@ -109,7 +109,6 @@ class Register(MethodView):
     decorators = [auth_limits]
 
     @blp.doc(operationId="compatRegister", security=[])
-    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.arguments(RegisterSchema)
     @blp.response(201, CompatAuthSchema)
     @blp.alt_response(409, response="CONFLICT")
@@ -130,7 +129,6 @@ class Login(MethodView):
     decorators = [auth_limits]
 
     @blp.doc(operationId="compatLogIn", security=[])
-    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.arguments(LoginSchema)
     @blp.response(200, CompatAuthSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
