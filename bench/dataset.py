@@ -94,6 +94,7 @@ def seed(sizes: Sizes) -> None:
         "id": user_id, "email": address, "name": f"Bench user {user_id}",
         "password_hash": password_hash, "is_active": True, "is_admin": False,
         "timezone": "UTC", "created_at": now - HISTORY, "updated_at": now - HISTORY,
+        "data_version": 0,
     } for user_id, address in owners))
     _insert(Tag.__table__, ({
         "id": _tag_id(user_id, j), "user_id": user_id, "name": name, "name_key": name.lower(),

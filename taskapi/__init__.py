@@ -55,10 +55,13 @@ def register_extensions(app: Flask) -> None:
     from taskapi.auth.tokens import init_jwt
     from taskapi.database import init_database
     from taskapi.docs import BEARER_SCHEME, init_docs
-    from taskapi.extensions import api, db, migrate
+    from taskapi.extensions import api, cache, db, migrate
+    from taskapi.jsonprovider import init_json
     from taskapi.ratelimits import init_rate_limits
 
+    init_json(app)
     init_database(app)
+    cache.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     init_jwt(app)
     init_rate_limits(app)

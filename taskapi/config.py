@@ -60,6 +60,13 @@ class Defaults:
     PASSWORD_HASH_MEMORY_COST = 65536  # KiB
     PASSWORD_HASH_PARALLELISM = 4
 
+    # List ETags and the list page cache (taskapi.tasks.page_cache; Flask-Caching).
+    LIST_CACHE = True  # keep rendered list pages while the user's data is unchanged
+    LIST_CACHE_MAX_BYTES = 64 * 1024  # larger pages are not kept (ETags still apply)
+    CACHE_TYPE = "SimpleCache"  # per process; "RedisCache" + CACHE_REDIS_URL to share
+    CACHE_DEFAULT_TIMEOUT = 60  # seconds a kept page lives
+    CACHE_THRESHOLD = 2000  # pages kept per process (SimpleCache)
+
     COMPAT_LIST_CAP = 1000  # most tasks GET /api/{user_id}/tasks returns unpaged
     REQUIRE_IF_MATCH = False  # True: task writes without If-Match get 428
 
@@ -168,6 +175,9 @@ def _check_types(app: Flask) -> None:
         "MAX_CONTENT_LENGTH",
         "SQLITE_BUSY_TIMEOUT_MS",
         "COMPAT_LIST_CAP",
+        "LIST_CACHE_MAX_BYTES",
+        "CACHE_DEFAULT_TIMEOUT",
+        "CACHE_THRESHOLD",
         "PASSWORD_HASH_TIME_COST",
         "PASSWORD_HASH_MEMORY_COST",
         "PASSWORD_HASH_PARALLELISM",
@@ -180,7 +190,8 @@ def _check_types(app: Flask) -> None:
         value = app.config.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigurationError(f"{name} must be an integer >= 0, got {value!r}")
-    for name in ("REQUIRE_IF_MATCH", "DB_POOL_PRE_PING", "RATELIMIT_ENABLED", "HSTS"):
+    for name in ("REQUIRE_IF_MATCH", "DB_POOL_PRE_PING", "RATELIMIT_ENABLED", "HSTS",
+                 "LIST_CACHE"):
         if not isinstance(app.config[name], bool):
             raise ConfigurationError(f"{name} must be true or false")
     app.config["CORS_ORIGINS"] = _origins(app)

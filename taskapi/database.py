@@ -26,6 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
 
+from taskapi.data_version import init_data_version
 from taskapi.extensions import db
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -44,6 +45,7 @@ def init_database(app: Flask) -> None:
         options["connect_args"] = connect_args
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
+    init_data_version(db.session)
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":

@@ -1,12 +1,13 @@
 """Extension singletons, bound to an app by ``create_app`` through ``init_app``."""
 
-from flask_jwt_extended import JWTManager
+from flask_caching import Cache
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from taskapi.jwtmanager import JWTManager
 from taskapi.ratelimits import client_key, default_limit, exempt_from_default
 from taskapi.smorest import Api
 
@@ -31,5 +32,7 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 jwt = JWTManager()
 api = Api()
+#: The list page cache (taskapi.tasks.page_cache); CACHE_* settings of Flask-Caching.
+cache = Cache()
 limiter = Limiter(key_func=client_key, default_limits=[default_limit],
                   default_limits_exempt_when=exempt_from_default)

@@ -64,6 +64,10 @@ class User(db.Model):
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC", server_default="UTC")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    #: Incremented in the same transaction as every write to the user's tasks or
+    #: tags (:mod:`taskapi.data_version`): the source of list ETags and the key of
+    #: cached list pages. Never decreases.
+    data_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     tasks: Mapped[list[Task]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

@@ -131,3 +131,6 @@ def init_rate_limits(app: Flask) -> None:
     app.config["RATELIMIT_ENABLED"] = True
     limiter.init_app(app)
     app.config["RATELIMIT_ENABLED"] = enabled
+    if _disabled not in limiter._request_filters:
+        # Checked before any limit is resolved: a disabled app pays almost nothing.
+        limiter.request_filter(_disabled)

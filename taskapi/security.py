@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, request
+from flask.sessions import SessionInterface
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -28,8 +29,20 @@ AUTH_PATH_PREFIXES = ("/api/v1/auth/", "/api/auth/")
 CORS_MAX_AGE = 600  # seconds a browser may cache a preflight answer
 
 
+class NoSessions(SessionInterface):
+    """taskapi keeps no cookie session (bearer tokens only): every request gets
+    Flask's null session, no cookie is read, signed or set."""
+
+    def open_session(self, app, request):
+        return None  # Flask falls back to make_null_session
+
+    def save_session(self, app, session, response) -> None:
+        return None
+
+
 def init_security(app: Flask) -> None:
-    """Install ProxyFix, CORS and the security headers on ``app``."""
+    """Install ProxyFix, CORS, the security headers and no cookie session on ``app``."""
+    app.session_interface = NoSessions()
     x_for, x_proto = app.config["PROXY_FIX_X_FOR"], app.config["PROXY_FIX_X_PROTO"]
     if x_for or x_proto:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=x_for, x_proto=x_proto)

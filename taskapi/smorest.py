@@ -140,9 +140,15 @@ def _bounded(schema_cls: type[ma.Schema]) -> type[ma.Schema]:
     )
 
 
+@functools.cache
+def _bounded_instance(schema_cls: type[ma.Schema]) -> ma.Schema:
+    # webargs builds a new schema (deep-copying its fields) when given a class.
+    return _bounded(schema_cls)()
+
+
 class _PaginationParser(FlaskParser):
     def parse(self, argmap, req=None, **kwargs):
-        return super().parse(_bounded(argmap), req, **kwargs)
+        return super().parse(_bounded_instance(argmap), req, **kwargs)
 
 
 class Blueprint(_Blueprint):

@@ -208,7 +208,7 @@ class Me(MethodView):
 
         The account the access token belongs to, with its settings (`timezone`).
         """
-        return current_user
+        return tokens.current_account()
 
     @blp.doc(operationId="updateCurrentUser")
     @blp.arguments(MeUpdateSchema)
@@ -220,7 +220,7 @@ class Me(MethodView):
         Only the fields sent change. `timezone` is an IANA name (`Europe/Paris`);
         it decides the calendar day of `due_on` and of the task statistics.
         """
-        user = current_user
+        user = tokens.current_account()
         for name, value in data.items():
             setattr(user, name, value)
         db.session.commit()

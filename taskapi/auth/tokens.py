@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g, request
-from flask_jwt_extended import create_access_token, create_refresh_token
+from flask_jwt_extended import create_access_token, create_refresh_token, current_user
+from flask_smorest import abort
 
 from taskapi.errors import error_response
 from taskapi.extensions import db, jwt
@@ -153,11 +155,27 @@ def _check_authorization_header():
     return None
 
 
-#: The one query of every authenticated request, built once (SQLAlchemy caches its SQL).
+@dataclass(frozen=True, slots=True)
+class TokenUser:
+    """The user of the request's token, as the token check read it (``current_user``
+    of the routes): ``id``, IANA ``timezone`` and ``data_version``
+    (:mod:`taskapi.data_version`). Routes that change or show the account itself
+    load the ORM row with :func:`current_account`."""
+
+    id: int
+    timezone: str
+    data_version: int
+
+
+_TOKENS, _USERS = IssuedToken.__table__, User.__table__
+#: The one query of every authenticated request: token row and user in one Core
+#: SELECT, built once, so SQLAlchemy's compiled cache serves it.
 _TOKEN_WITH_USER = (
-    sa.select(IssuedToken, User)
-    .join(User, User.id == IssuedToken.user_id)
-    .where(IssuedToken.jti == sa.bindparam("jti"))
+    sa.select(_TOKENS.c.user_id, _TOKENS.c.token_type, _TOKENS.c.revoked_at,
+              _TOKENS.c.revoke_reason, _USERS.c.is_active, _USERS.c.timezone,
+              _USERS.c.data_version)
+    .join(_USERS, _USERS.c.id == _TOKENS.c.user_id)
+    .where(_TOKENS.c.jti == sa.bindparam("jti"))
 )
 
 
@@ -172,26 +190,39 @@ def _is_revoked(_header: dict, payload: dict) -> bool:
         return True
     if "exp" not in payload:
         return True
+    jti = payload.get("jti")
+    if not isinstance(jti, str):
+        return True
     user_id = int(subject)
-    row = db.session.execute(_TOKEN_WITH_USER, {"jti": payload.get("jti")}).first()
+    row = db.session.connection().execute(_TOKEN_WITH_USER, {"jti": jti}).first()
     if row is None:
         return True
-    token, user = row
-    if token.user_id != user_id or token.token_type != payload.get("type"):
+    (token_user_id, token_type, revoked_at, revoke_reason, is_active, timezone,
+     data_version) = row
+    if token_user_id != user_id or token_type != payload.get("type"):
         return True
-    if token.revoked_at is not None:
-        if token.token_type == "refresh" and token.revoke_reason == "rotated":
-            handle_refresh_reuse(user.id, token.jti)
+    if revoked_at is not None:
+        if token_type == "refresh" and revoke_reason == "rotated":
+            handle_refresh_reuse(user_id, jti)
         return True
-    if not user.is_active:
+    if not is_active:
         return True
-    g.current_token_user = user
-    g.user_id = user.id
+    g.current_token_user = TokenUser(user_id, timezone, data_version)
+    g.user_id = user_id
     return False
 
 
+def current_account() -> User:
+    """The ORM row of the request's token user (for routes that change or show the
+    account); 401 if it vanished since the token check."""
+    user = db.session.get(User, current_user.id)
+    if user is None:
+        abort(401, message="The token's user no longer exists.")
+    return user
+
+
 @jwt.user_lookup_loader
-def _load_user(_header: dict, _payload: dict) -> User | None:
+def _load_user(_header: dict, _payload: dict) -> TokenUser | None:
     return g.get("current_token_user")
 
 

@@ -26,14 +26,16 @@ from taskapi.extensions import db
 from taskapi.ratelimits import auth_limits
 from taskapi.smorest import Blueprint, bearer_auth, created_links
 from taskapi.tasks import queries
+from taskapi.tasks.page_cache import cached_list
 from taskapi.tasks.routes import (
+    LIST_ARGS,
+    LIST_ETAG_HEADER,
     complete_task,
     create_task,
     delete_task,
     list_page,
     update_task,
 )
-from taskapi.tasks.schemas import TaskListArgsSchema
 
 TAG = "Phase II contract"
 blp = Blueprint(
@@ -158,7 +160,7 @@ class Refresh(MethodView):
         The refresh token is spent (rotation); presenting it again revokes
         every token of the account.
         """
-        user = current_user
+        user = tokens.current_account()  # before the commit: no second transaction
         return auth_payload(user, rotate_refresh_token())
 
 
@@ -184,9 +186,11 @@ class Logout(MethodView):
 class Tasks(MethodView):
     decorators = [path_user_required, jwt_required()]
 
+    @cached_list
     @blp.doc(operationId="compatListTasks")
-    @blp.arguments(TaskListArgsSchema, location="query")
-    @blp.response(200, CompatTaskSchema(many=True))
+    @blp.arguments(LIST_ARGS, location="query")
+    @blp.response(200, CompatTaskSchema(many=True), headers={"ETag": LIST_ETAG_HEADER})
+    @blp.alt_response(304, response="NOT_MODIFIED", headers={"ETag": LIST_ETAG_HEADER})
     @blp.paginate(page_size=MAX_LIST, max_page_size=MAX_LIST)
     @blp.alt_response(403, response="FORBIDDEN")
     @auth_doc
@@ -230,7 +234,7 @@ class TaskById(MethodView):
 
         404 when the task does not exist or is not this user's.
         """
-        return queries.get_task_or_404(user_id, task_id)
+        return queries.get_task(user_id, task_id)
 
     @blp.doc(operationId="compatUpdateTask")
     @blp.arguments(UPDATE_SCHEMA)

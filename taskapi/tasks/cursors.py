@@ -22,7 +22,7 @@ from flask import current_app
 from itsdangerous import BadData, URLSafeSerializer
 
 from taskapi.models import Task, UTCDateTime
-from taskapi.tasks.filters import sort_columns, sort_text
+from taskapi.tasks.filters import Term, sort_columns, sort_text
 
 SALT = "taskapi.tasks.cursor"
 #: Longest cursor accepted, in characters (a real one is well under 1 KiB).
@@ -102,25 +102,47 @@ def _load_value(expr: sa.ColumnElement, value: Any) -> Any:
     return value
 
 
-def after(sort: list[tuple[str, bool]], values: list[Any]) -> sa.ColumnElement[bool]:
-    """``WHERE`` condition: rows strictly after ``values`` in the order of ``sort``.
+def after_term(sort: list[tuple[str, bool]], values: list[Any]) -> Term:
+    """``WHERE`` condition, as a :class:`~taskapi.tasks.filters.Term`: rows
+    strictly after ``values`` in the order of ``sort``.
 
     A ``None`` value (a task without ``due_at``) compares as ``IS NULL``; the
     ``DUE_MISSING`` key before it already places those tasks last. Boolean keys
-    compare with ``=`` only (false before true), as SQLAlchemy requires.
+    compare with ``=`` only (false before true), as SQLAlchemy requires. Other
+    values are bound parameters ``k0``, ``k1``, ...: the term's key records only
+    where the Nones and booleans are, which is all that shapes the SQL.
     """
     columns = sort_columns(sort)
+    shape = tuple(value if value is None or isinstance(value, bool) else "v"
+                  for value in values)
+    params = {f"k{index}": value for index, value in enumerate(values)
+              if value is not None and not isinstance(value, bool)}
+    return Term(("after", sort_text(sort), shape), params,
+                lambda: _after_condition(columns, values))
+
+
+def after(sort: list[tuple[str, bool]], values: list[Any]) -> sa.ColumnElement[bool]:
+    """The condition of :func:`after_term`, with its values bound."""
+    return after_term(sort, values).build()
+
+
+def _after_condition(columns: list[tuple[sa.ColumnElement, bool]],
+                     values: list[Any]) -> sa.ColumnElement[bool]:
+    def bound(index: int, expr: sa.ColumnElement) -> sa.BindParameter:
+        return sa.bindparam(f"k{index}", values[index], type_=expr.type)
+
     directions = {descending for _, descending in columns}
     if len(directions) == 1 and None not in values:
         # One direction: a row-value comparison, which both databases turn into
         # a single index range that starts right at the cursor.
         left = sa.tuple_(*(expr for expr, _ in columns))
-        right = sa.tuple_(*(sa.literal(value, expr.type) for (expr, _), value
-                            in zip(columns, values, strict=True)))
+        right = sa.tuple_(*(
+            sa.literal(value, expr.type) if isinstance(value, bool) else bound(index, expr)
+            for index, ((expr, _), value) in enumerate(zip(columns, values, strict=True))))
         return left < right if directions == {True} else left > right
     branches: list[sa.ColumnElement[bool]] = []
     equal: list[sa.ColumnElement[bool]] = []
-    for (expr, descending), value in zip(columns, values, strict=True):
+    for index, ((expr, descending), value) in enumerate(zip(columns, values, strict=True)):
         if value is None:
             equal.append(expr.is_(None))
             continue
@@ -129,12 +151,14 @@ def after(sort: list[tuple[str, bool]], values: list[Any]) -> sa.ColumnElement[b
                 branches.append(sa.and_(*equal, expr == (not value)))
             equal.append(expr == value)
             continue
-        branches.append(sa.and_(*equal, expr < value if descending else expr > value))
-        equal.append(expr == value)
+        branches.append(sa.and_(*equal, expr < bound(index, expr) if descending
+                                else expr > bound(index, expr)))
+        equal.append(expr == bound(index, expr))
     condition = sa.or_(*branches) if branches else sa.false()
     (first, descending), first_value = columns[0], values[0]
     if first_value is not None and not isinstance(first_value, bool):
         # Implied by the OR above; stated so the index on the first key is used.
-        bound = first <= first_value if descending else first >= first_value
-        condition = sa.and_(bound, condition)
+        bound_first = bound(0, first)
+        condition = sa.and_(first <= bound_first if descending else first >= bound_first,
+                            condition)
     return condition

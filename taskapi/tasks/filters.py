@@ -8,7 +8,11 @@ user's time zone turned into UTC ranges in Python.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -95,40 +99,98 @@ def day_range(day: date, zone: str) -> tuple[datetime, datetime]:
     return start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC"))
 
 
-def apply_filters(query: sa.Select, user_id: int, args: dict, zone: str) -> sa.Select:
-    """Add the validated list filters in ``args`` to ``query`` (all combined with AND)."""
-    if args.get("completed") is not None:
-        query = query.where(Task.completed == args["completed"])
-    if args.get("priority"):
-        query = query.where(Task.priority.in_(args["priority"]))
-    for name in dict.fromkeys(t.lower() for t in args.get("tag") or []):
-        query = query.where(
+@dataclass(frozen=True)
+class Term:
+    """One filter of a list query: ``key`` says what it does to the SQL (two terms
+    with the same key build the same SQL), ``params`` are its bound values, and
+    ``build()`` makes its ``WHERE`` condition with bind parameters of those names.
+
+    Statements are cached by the tuple of their terms' keys
+    (:mod:`taskapi.tasks.queries`): a request only computes keys and values."""
+
+    key: tuple
+    params: dict[str, Any]
+    build: Callable[[], sa.ColumnElement[bool]]
+
+
+def _param(name: str, value: Any, type_: Any = None) -> sa.BindParameter:
+    return sa.bindparam(name, value, type_=type_)
+
+
+def _tag_term(index: int, name: str) -> Term:
+    param = f"f_tag_{index}"
+
+    def build():
+        return (
             sa.exists()
             .where(task_tags.c.task_id == Task.id, task_tags.c.tag_id == Tag.id)
-            .where(Tag.user_id == user_id, Tag.name_key == name)
+            .where(Tag.user_id == Task.user_id, Tag.name_key == _param(param, name))
         )
+
+    return Term(("tag", index), {param: name}, build)
+
+
+def filter_terms(args: dict, zone: str, now: datetime | None = None) -> list[Term]:
+    """The validated list filters in ``args`` as :class:`Term` objects, all combined
+    with AND. ``zone`` is the user's IANA time zone (``due_on``); ``now`` the
+    instant ``overdue`` compares with (default: the current time)."""
+    terms: list[Term] = []
+
+    def add(key: tuple, params: dict, build) -> None:
+        terms.append(Term(key, params, build))
+
+    if args.get("completed") is not None:
+        add(("completed",), {"f_completed": args["completed"]},
+            lambda: Task.completed == _param("f_completed", args["completed"], sa.Boolean()))
+    if args.get("priority"):
+        priorities = list(args["priority"])
+        add(("priority",), {"f_priority": priorities},
+            lambda: Task.priority.in_(sa.bindparam("f_priority", priorities, expanding=True)))
+    for index, name in enumerate(dict.fromkeys(t.lower() for t in args.get("tag") or [])):
+        terms.append(_tag_term(index, name))
     if args.get("q"):
         pattern = f"%{escape_like(args['q'].lower())}%"
-        query = query.where(
-            sa.or_(
-                sa.func.lower(Task.title).like(pattern, escape="\\"),
-                sa.func.lower(Task.description).like(pattern, escape="\\"),
-            )
-        )
-    if args.get("due_before") is not None:
-        query = query.where(Task.due_at < args["due_before"])
-    if args.get("due_after") is not None:
-        query = query.where(Task.due_at > args["due_after"])
+
+        def text_match():
+            bound = _param("f_q", pattern, sa.String())
+            return sa.or_(sa.func.lower(Task.title).like(bound, escape="\\"),
+                          sa.func.lower(Task.description).like(bound, escape="\\"))
+
+        add(("q",), {"f_q": pattern}, text_match)
+    for name, op in (("due_before", operator.lt), ("due_after", operator.gt),
+                     ("updated_since", operator.ge)):
+        if args.get(name) is not None:
+            column = Task.updated_at if name == "updated_since" else Task.due_at
+            add((name,), {f"f_{name}": args[name]},
+                lambda column=column, op=op, name=name, value=args[name]:
+                op(column, _param(f"f_{name}", value, column.type)))
     if args.get("due_on") is not None:
         start, end = day_range(args["due_on"], zone)
-        query = query.where(Task.due_at >= start, Task.due_at < end)
+        add(("due_on",), {"f_due_start": start, "f_due_end": end},
+            lambda: sa.and_(Task.due_at >= _param("f_due_start", start, Task.due_at.type),
+                            Task.due_at < _param("f_due_end", end, Task.due_at.type)))
     if args.get("overdue") is not None:
-        overdue = sa.and_(Task.due_at < utcnow(), Task.completed.is_(False))
-        if not args["overdue"]:
-            overdue = sa.or_(sa.not_(overdue), Task.due_at.is_(None))
-        query = query.where(overdue)
+        instant = now or utcnow()
+
+        def overdue():
+            condition = sa.and_(Task.due_at < _param("f_now", instant, Task.due_at.type),
+                                Task.completed.is_(False))
+            if not args["overdue"]:
+                condition = sa.or_(sa.not_(condition), Task.due_at.is_(None))
+            return condition
+
+        add(("overdue", args["overdue"]), {"f_now": instant}, overdue)
     if args.get("has_due") is not None:
-        query = query.where(Task.due_at.isnot(None) if args["has_due"] else Task.due_at.is_(None))
-    if args.get("updated_since") is not None:
-        query = query.where(Task.updated_at >= args["updated_since"])
+        has_due = args["has_due"]
+        add(("has_due", has_due), {},
+            lambda: Task.due_at.isnot(None) if has_due else Task.due_at.is_(None))
+    return terms
+
+
+def apply_filters(query: sa.Select, user_id: int, args: dict, zone: str) -> sa.Select:
+    """Add the validated list filters in ``args`` to ``query`` (all combined with AND).
+
+    ``user_id`` is kept for callers; tag filters match tags of the task's own user."""
+    for term in filter_terms(args, zone):
+        query = query.where(term.build())
     return query

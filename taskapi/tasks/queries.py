@@ -12,15 +12,15 @@ from flask_smorest import abort
 
 from taskapi.extensions import db
 from taskapi.models import PRIORITIES, Task, utcnow
-from taskapi.tasks import cursors
-from taskapi.tasks.filters import apply_filters, day_range, order_by, sort_columns
+from taskapi.tasks import cursors, rows
+from taskapi.tasks.filters import day_range, filter_terms, sort_text
 
 #: Days in ``completed_last_7_days``, today included.
 STATS_DAYS = 7
 
 
 def owned_tasks(user_id: int) -> sa.Select:
-    """``SELECT`` of the user's tasks, no order."""
+    """``SELECT`` of the user's tasks (ORM entities), no order."""
     return sa.select(Task).where(Task.user_id == user_id)
 
 
@@ -28,12 +28,13 @@ def owned_tasks(user_id: int) -> sa.Select:
 class TaskPage:
     """One page of a task list.
 
-    ``total`` is the number of matching tasks (offset pages only; None for a
-    keyset page, which skips the count). ``next_values`` are the sort values of
-    the page's last task when more tasks follow, else None.
+    ``items`` are task rows as dicts (:mod:`taskapi.tasks.rows`). ``total`` is
+    the number of matching tasks (offset pages only; None for a keyset page,
+    which skips the count). ``next_values`` are the sort values of the page's
+    last task when more tasks follow, else None.
     """
 
-    items: list[Task]
+    items: list[dict]
     total: int | None
     next_values: tuple | None
 
@@ -48,36 +49,61 @@ def list_tasks(
     after: list[Any] | None = None,
 ) -> TaskPage:
     """A page of the user's tasks matching ``args`` (validated ``TaskListArgsSchema``
-    data: filters and ``sort``), in the order of ``args["sort"]``.
+    data: filters and ``sort``), in the order of ``args["sort"]``: one statement.
 
     With ``after`` (values decoded from a cursor) the page is the ``limit`` tasks
     after that position (a keyset query, no OFFSET, no count); otherwise it is
-    ``limit`` tasks from ``offset`` plus the total count. ``zone`` is the
-    user's IANA time zone for ``due_on``.
+    ``limit`` tasks from ``offset`` plus the total count, computed by a scalar
+    subquery of the same statement (same snapshot; a second query only for a
+    page past the end). ``zone`` is the user's IANA time zone for ``due_on``.
     """
     sort = args["sort"]
-    query = apply_filters(owned_tasks(user_id), user_id, args, zone)
-    total = None
+    terms = filter_terms(args, zone)
+    if after is not None:
+        terms.append(cursors.after_term(sort, after))
+    dialect = db.session.get_bind().dialect.name
+    statement = rows.page_statement(dialect, sort_text(sort),
+                                    tuple(term.key for term in terms),
+                                    keyset=after is not None,
+                                    build=lambda: [term.build() for term in terms])
+    params = {"user_id": user_id, "limit": limit + 1 if after is not None else limit,
+              "offset": offset}
+    for term in terms:
+        params.update(term.params)
+    connection = db.session.connection()
+    result = connection.execute(statement.select, params).all()
+    keys = rows.key_count(sort)
     if after is None:
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-        page = query.offset(offset).limit(limit)
+        if result:
+            total = result[0][-keys - 1]
+        elif offset:
+            total = connection.execute(statement.count, params).scalar_one()
+        else:
+            total = 0
+        more = total > offset + len(result)
     else:
-        page = query.where(cursors.after(sort, after)).limit(limit + 1)
-    # The sort expressions come back with each row: a cursor holds the values
-    # the database compares (its lower(), not Python's).
-    keys = [expr for expr, _ in sort_columns(sort)]
-    rows = db.session.execute(page.add_columns(*keys).order_by(*order_by(sort))).all()
-    if after is None:
-        more = total > offset + len(rows)
-    else:
-        more = len(rows) > limit
-        rows = rows[:limit]
-    next_values = tuple(rows[-1][1:]) if more and rows else None
-    return TaskPage([row[0] for row in rows], total, next_values)
+        total = None
+        more = len(result) > limit
+        result = result[:limit]
+    next_values = rows.sort_values(result[-1], keys) if more and result else None
+    convert = rows.converter(dialect)
+    return TaskPage([convert(row) for row in result], total, next_values)
+
+
+def get_task(user_id: int, task_id: int) -> dict:
+    """The user's task ``task_id`` as a row dict; 404 when missing or another
+    user's (never 403). One Core statement, tags included."""
+    dialect = db.session.get_bind().dialect.name
+    row = db.session.connection().execute(
+        rows.one_statement(dialect), {"user_id": user_id, "task_id": task_id}).first()
+    if row is None:
+        abort(404, message="Task not found.")
+    return rows.converter(dialect)(row)
 
 
 def get_task_or_404(user_id: int, task_id: int, *, for_update: bool = False) -> Task:
-    """The user's task ``task_id``; 404 when missing or another user's (never 403).
+    """The user's task ``task_id`` as an ORM object, for writes; 404 when missing
+    or another user's (never 403).
 
     ``for_update`` locks the row until the transaction ends (``SELECT ... FOR
     UPDATE`` on PostgreSQL; SQLite write requests already hold the database

@@ -11,10 +11,12 @@ from flask_jwt_extended import current_user, jwt_required
 from flask_smorest import abort
 
 from taskapi.extensions import db
-from taskapi.models import Task, User, utcnow
+from taskapi.auth.tokens import TokenUser
+from taskapi.models import Task, utcnow
 from taskapi.smorest import Blueprint, bearer_auth, created_links
 from taskapi.tags.queries import resolve_tags
 from taskapi.tasks import queries
+from taskapi.tasks.page_cache import cached_list
 from taskapi.tasks.cursors import CursorError, decode_cursor, encode_cursor
 from taskapi.tasks.schemas import (
     TaskCompleteSchema,
@@ -38,6 +40,8 @@ TASK_ID = "<int(min=1, max=2147483647):task_id>"
 PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
 
 PATCH_SCHEMA = TaskPatchSchema(partial=True)
+#: One instance, parsed into on every request (a class would be instantiated each time).
+LIST_ARGS = TaskListArgsSchema()
 
 
 def _with_tags(user_id: int, data: dict) -> dict:
@@ -59,6 +63,12 @@ LIST_HEADERS = {
         "schema": {"type": "string"},
     },
 }
+LIST_ETAG_HEADER = {
+    "description": "Strong ETag of this page: send it as `If-None-Match` to get a 304 "
+    "while none of your tasks or tags changed (not with `overdue`, which depends on "
+    "the clock)", "schema": {"type": "string"},
+}
+LIST_HEADERS["ETag"] = LIST_ETAG_HEADER
 
 
 def _cursor_error(message: str):
@@ -67,8 +77,8 @@ def _cursor_error(message: str):
 
 
 def list_page(
-    user: User, args: dict, pagination_parameters
-) -> tuple[list[Task], dict[str, str]]:
+    user: TokenUser, args: dict, pagination_parameters
+) -> tuple[list[dict], dict[str, str]]:
     """The page of ``user``'s tasks that ``args`` (filters, sort, cursor) and the
     flask-smorest ``pagination_parameters`` select, and its response headers.
 
@@ -109,10 +119,13 @@ def list_page(
     return page.items, headers
 
 
-def etag_data(task: Task) -> dict:
+def etag_data(task: Task | dict) -> dict:
     """What a task's ETag is computed from: it changes on every modification
     (``version``) and differs between a deleted task and a new one given the
-    same id (``created_at``)."""
+    same id (``created_at``). ``task`` is an ORM object or a row dict
+    (:mod:`taskapi.tasks.rows`, whose datetimes are ISO strings already)."""
+    if isinstance(task, dict):
+        return {"id": task["id"], "version": task["version"], "created_at": task["created_at"]}
     return {"id": task.id, "version": task.version, "created_at": task.created_at.isoformat()}
 
 
@@ -155,9 +168,11 @@ def delete_task(task: Task) -> None:
 class Tasks(MethodView):
     decorators = [jwt_required()]
 
+    @cached_list
     @blp.doc(operationId="listTasks")
-    @blp.arguments(TaskListArgsSchema, location="query")
+    @blp.arguments(LIST_ARGS, location="query")
     @blp.response(200, TaskSchema(many=True), headers=LIST_HEADERS)
+    @blp.alt_response(304, response="NOT_MODIFIED", headers={"ETag": LIST_ETAG_HEADER})
     @blp.paginate(page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)
     @auth_doc
     def get(self, args, pagination_parameters):
@@ -238,7 +253,7 @@ class TaskById(MethodView):
 
         `If-None-Match` with the current `ETag` gives 304 and no body.
         """
-        return _written(queries.get_task_or_404(current_user.id, task_id))
+        return _written(queries.get_task(current_user.id, task_id))
 
     @blp.doc(operationId="replaceTask")
     @blp.arguments(TaskSchema)

@@ -12,14 +12,17 @@ import marshmallow as ma
 
 from taskapi.fields import QueryBoolean, StrictBoolean, TagName, TrimmedString, UTCDateTime
 from taskapi.models import PRIORITIES
+from taskapi.serializers import CompiledDump
 from taskapi.tasks.cursors import MAX_CURSOR_LENGTH
 from taskapi.tasks.filters import DEFAULT_SORT, SORT_KEYS, parse_sort
 
 MAX_TAGS = 20
 
 
-class TaskSchema(ma.Schema):
-    """A task. Datetimes are ISO 8601 in UTC with an explicit offset."""
+class TaskSchema(CompiledDump, ma.Schema):
+    """A task. Datetimes are ISO 8601 in UTC with an explicit offset.
+
+    Dumped by a serializer compiled from these fields (:mod:`taskapi.serializers`)."""
 
     id = ma.fields.Integer(dump_only=True, metadata={"example": 42})
     title = TrimmedString(

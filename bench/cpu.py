@@ -1,0 +1,163 @@
+"""CPU per request in process: ``python -m bench.cpu``.
+
+No server, no network, no wrk: the app of the benchmark's server (production
+settings, the same environment as :func:`bench.prepare.server_settings`) serves
+requests through Flask's test client in this process, and each scenario's CPU
+time (``time.process_time``) is divided by its request count. Scenarios are run
+in interleaved rounds (list, get, ..., then again) and the median round is
+reported, in ms of CPU per request. This is the measure of the hot paths' own
+cost that the HTTP scenarios cannot isolate (there wrk, gunicorn and the
+kernel share the two cores).
+
+Scenarios: ``list`` (GET /api/v1/tasks?page_size=20), ``list_304`` (the same
+with the ETag of the previous answer: If-None-Match), ``get``, ``post``,
+``patch`` (as the HTTP scenarios), and ``compat_list``: the original
+contract's unpaged ``GET /api/{user_id}/tasks`` of a user with 1,000 tasks.
+
+``--rate-limits`` serves with the production rate limits on (memory storage),
+as a deployment does by default; the HTTP benchmark runs with them off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.dataset import Sizes
+from bench.prepare import prepare, server_settings
+from bench.server import environment
+
+SCENARIOS = ("list", "list_304", "get", "post", "patch", "compat_list")
+#: Regular users x tasks, plus one user with 1,000 tasks (the compat list's cap).
+SIZES = Sizes(200, 100, 1000)
+
+
+def _users(path: Path) -> list[tuple[str, list[str]]]:
+    users = []
+    for line in path.read_text().splitlines():
+        token, *ids = line.split()
+        users.append((token, ids))
+    return users
+
+
+class Scenarios:
+    """The requests of each scenario, against one app's test client."""
+
+    def __init__(self, app, users: list[tuple[str, list[str]]], big: tuple[int, str]):
+        self.client = app.test_client()
+        self.users, self.big = users, big
+        self.sent = 0
+        self.etags: dict[str, str] = {}
+
+    def _headers(self, token: str, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}", "Accept": "application/json", **extra}
+
+    def request(self, kind: str) -> int:
+        """Send one request of ``kind``; returns its status."""
+        token, ids = random.choice(self.users)
+        self.sent += 1
+        if kind == "list":
+            response = self.client.get("/api/v1/tasks?page_size=20",
+                                       headers=self._headers(token))
+        elif kind == "list_304":
+            etag = self.etags.get(token)
+            headers = self._headers(token, **({"If-None-Match": etag} if etag else {}))
+            response = self.client.get("/api/v1/tasks?page_size=20", headers=headers)
+            if response.headers.get("ETag"):
+                self.etags[token] = response.headers["ETag"]
+        elif kind == "get":
+            response = self.client.get(f"/api/v1/tasks/{random.choice(ids)}",
+                                       headers=self._headers(token))
+        elif kind == "post":
+            response = self.client.post("/api/v1/tasks", headers=self._headers(token), json={
+                "title": f"Bench task {self.sent}", "priority": "medium",
+                "due_at": "2030-01-31T17:00:00+00:00", "tags": ["Work"]})
+        elif kind == "patch":
+            response = self.client.patch(f"/api/v1/tasks/{random.choice(ids)}",
+                                         headers=self._headers(token),
+                                         json={"title": f"Renamed by the benchmark {self.sent}"})
+        elif kind == "compat_list":
+            user_id, big_token = self.big
+            response = self.client.get(f"/api/{user_id}/tasks",
+                                       headers=self._headers(big_token))
+        else:
+            raise ValueError(kind)
+        return response.status_code
+
+
+EXPECTED = {"post": {201}, "list_304": {200, 304}}
+
+
+def measure(scenarios: Scenarios, kind: str, count: int) -> float:
+    """ms of CPU per request over ``count`` requests of ``kind``."""
+    started = time.process_time()
+    for _ in range(count):
+        status = scenarios.request(kind)
+        if status not in EXPECTED.get(kind, {200}):
+            raise RuntimeError(f"{kind}: unexpected status {status}")
+    return (time.process_time() - started) * 1000 / count
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.cpu", description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    p.add_argument("--requests", type=int, default=200,
+                   help="requests per scenario per round (default 200; compat_list: a tenth)")
+    p.add_argument("--scenarios", default=",".join(SCENARIOS),
+                   help="comma-separated, from: %(default)s")
+    p.add_argument("--rate-limits", action="store_true", help="production rate limits on")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="extra environment variable for the app (repeatable)")
+    options = p.parse_args(argv)
+    kinds = [k for k in options.scenarios.split(",") if k]
+    unknown = set(kinds) - set(SCENARIOS)
+    if unknown:
+        p.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    workdir = Path(tempfile.mkdtemp(prefix="taskapi-cpu-"))
+    try:
+        env = server_settings(f"sqlite:///{workdir / 'cpu.sqlite3'}", workdir)
+        if options.rate_limits:
+            env["TASKAPI_RATELIMIT_ENABLED"] = "true"
+        env["TASKAPI_LOG_LEVEL"] = "INFO"
+        for setting in options.set:
+            name, _, value = setting.partition("=")
+            env[name] = value
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("TASKAPI_")}, **env}
+        data = prepare(env, SIZES, SIZES.users, workdir, "cpu")
+        from taskapi import create_app
+
+        with environment(env):
+            app = create_app()
+        # The access log stays on, as in production, written to a file.
+        log_file = open(workdir / "app.log", "a")  # noqa: SIM115 (closed with the folder)
+        for handler in logging.getLogger("taskapi").handlers:
+            handler.setStream(log_file)
+        users = _users(data.users_file)
+        scenarios = Scenarios(app, users, (SIZES.big_user_id, data.big_token))
+        for kind in kinds:  # warm-up: imports, compiled caches
+            measure(scenarios, kind, 20 if kind != "compat_list" else 3)
+        results: dict[str, list[float]] = {kind: [] for kind in kinds}
+        for _ in range(options.rounds):
+            for kind in kinds:
+                count = options.requests // 10 if kind == "compat_list" else options.requests
+                results[kind].append(measure(scenarios, kind, max(count, 1)))
+        print("| Scenario | CPU ms per request (median) | rounds |")
+        print("|---|--:|---|")
+        for kind in kinds:
+            rounds = ", ".join(f"{v:.2f}" for v in results[kind])
+            print(f"| {kind} | {statistics.median(results[kind]):.2f} | {rounds} |")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

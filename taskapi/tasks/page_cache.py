@@ -1,0 +1,85 @@
+"""List ETags and cached list pages, keyed by the user's data version.
+
+A list response depends only on the user's tasks and tags, the user's time
+zone (``due_on``), the request's URL and query, and the server's settings. All
+but the last are in the key of a list page; the first is summed up by the
+user's ``data_version`` (:mod:`taskapi.data_version`), which the token check
+has already read. So, for ``GET /api/v1/tasks`` and the original contract's
+list:
+
+- every 200 carries a strong ``ETag`` derived from that key, and a request whose
+  ``If-None-Match`` matches it (weak comparison, RFC 9110 section 13.1.2) is a
+  304 with no body, before any task is read;
+- the rendered page (body and headers) is kept in the list cache
+  (Flask-Caching: ``CACHE_TYPE``, ``SimpleCache`` per process by default,
+  ``RedisCache`` to share it between processes and machines) for
+  ``CACHE_DEFAULT_TIMEOUT`` seconds, and served from there while the version
+  is the same. Bodies over ``LIST_CACHE_MAX_BYTES`` are not kept.
+
+Any write of the user's data moves the version, so neither can serve a stale
+page: a reader that saw version ``v`` reads data at least as new as ``v``. A
+list filtered with ``overdue`` depends on the clock too and is never cached or
+tagged. Revocation is unaffected: the token check runs before any of this.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+
+from flask import Response, current_app, request
+from flask_jwt_extended import current_user
+
+from taskapi.extensions import cache
+
+#: Headers of a list page that are kept with its body.
+KEPT_HEADERS = ("X-Pagination", "X-Next-Cursor", "Link", "ETag")
+
+
+def list_etag(endpoint: str) -> str | None:
+    """The ETag of the list this request asks for (hex SHA-1 of the page's key),
+    or None when the list depends on the clock (``overdue``)."""
+    if "overdue" in request.args:
+        return None
+    user = current_user
+    query = "&".join(f"{name}={value}" for name, value
+                     in sorted(request.args.items(multi=True)))
+    key = (f"{endpoint}\n{user.id}\n{user.data_version}\n{user.timezone}\n"
+           f"{request.base_url}\n{query}")
+    return hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()  # noqa: S324 (a key, not a secret)
+
+
+def _not_modified(etag: str) -> Response:
+    return Response(status=304, headers={"ETag": f'"{etag}"'})
+
+
+def cached_list(view):
+    """Decorator of a list view (outermost, so it runs after ``jwt_required`` and
+    before argument parsing): 304 on a matching ``If-None-Match``, the cached page
+    when there is one, else the view's response, tagged and kept."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        etag = list_etag(request.endpoint)
+        if etag is None:
+            return view(*args, **kwargs)
+        if request.if_none_match.contains_weak(etag):
+            return _not_modified(etag)
+        key = f"taskapi:list:{etag}"
+        kept = cache.get(key) if current_app.config["LIST_CACHE"] else None
+        if kept is not None:
+            body, headers = kept
+            return current_app.response_class(body, status=200, headers=headers,
+                                              mimetype="application/json")
+        response = view(*args, **kwargs)
+        if isinstance(response, Response) and response.status_code == 200:
+            response.headers["ETag"] = f'"{etag}"'
+            body = response.get_data()
+            if current_app.config["LIST_CACHE"] and \
+                    len(body) <= current_app.config["LIST_CACHE_MAX_BYTES"]:
+                headers = [(name, response.headers[name]) for name in KEPT_HEADERS
+                           if name in response.headers]
+                cache.set(key, (body, headers))
+        return response
+
+    return wrapper

@@ -1,0 +1,161 @@
+"""Task rows for the read paths: Core statements built once, rows as dicts.
+
+Lists and single-task reads go straight from rows to JSON, so they skip the ORM
+(identity map, object loading): one Core ``SELECT`` per request on the
+session's connection, tags aggregated in the same statement, statements built
+once per shape and cached here, so SQLAlchemy's compiled cache serves their SQL.
+("All of SQLAlchemy is the stack": SQLAlchemy docs, "Working with Data" and
+"SQL Compilation Caching".)
+
+A row becomes a dict with the attribute names of :class:`~taskapi.models.Task`
+plus ``tag_names``; datetimes are already ISO 8601 strings in UTC, exactly what
+``datetime.isoformat()`` gives for the aware value (SQLite's stored text is
+rewritten without a round trip through ``datetime``). Tags come in the order of
+``name_key``, as the ORM relationship loads them: PostgreSQL sorts in the
+aggregate; on SQLite (whose ``group_concat`` has no order before 3.44) the
+names are sorted by ``str.lower``, which is ``name_key``, in code point order
+like SQLite's BINARY collation. Tag names cannot contain commas (TagName).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+from taskapi.models import Tag, Task, task_tags
+from taskapi.tasks.filters import order_by, parse_sort, sort_columns
+
+TASKS, TAGS = Task.__table__, Tag.__table__
+#: Columns of a task row, in order; the datetimes among them.
+COLUMNS = ("id", "user_id", "title", "description", "completed", "completed_at",
+           "priority", "due_at", "created_at", "updated_at", "version")
+DATETIMES = frozenset({"completed_at", "due_at", "created_at", "updated_at"})
+#: Most statement shapes kept (sort x filters x cursor); past it the cache restarts.
+MAX_SHAPES = 512
+
+
+def _tags_column(dialect: str) -> sa.ColumnElement:
+    joined = task_tags.join(TAGS, TAGS.c.id == task_tags.c.tag_id)
+    if dialect == "postgresql":
+        aggregate = sa.func.array_agg(aggregate_order_by(TAGS.c.name, TAGS.c.name_key))
+    else:
+        aggregate = sa.func.group_concat(TAGS.c.name, ",")
+    return (sa.select(aggregate).select_from(joined)
+            .where(task_tags.c.task_id == TASKS.c.id).scalar_subquery().label("tag_names"))
+
+
+def _columns(dialect: str) -> list[sa.ColumnElement]:
+    columns = []
+    for name in COLUMNS:
+        column = TASKS.c[name]
+        if name in DATETIMES and dialect == "sqlite":
+            # The stored text itself: converted by _sqlite_iso, not via datetime.
+            column = sa.type_coerce(column, sa.String()).label(name)
+        columns.append(column)
+    return [*columns, _tags_column(dialect)]
+
+
+class PageStatement:
+    """The page ``SELECT`` of one shape (``select``: task columns, the total for
+    offset pages, then the sort keys) and its ``count`` for a page past the end."""
+
+    def __init__(self, dialect: str, sort_text: str, conditions: list, keyset: bool):
+        sort = parse_sort(sort_text)
+        where = [TASKS.c.user_id == sa.bindparam("user_id"), *conditions]
+        keys = [expr.label(f"_k{index}") for index, (expr, _) in enumerate(sort_columns(sort))]
+        self.count = sa.select(sa.func.count()).select_from(TASKS).where(*where)
+        select = sa.select(*_columns(dialect)).where(*where)
+        if keyset:
+            select = select.add_columns(*keys)
+        else:
+            total = self.count.correlate(None).scalar_subquery().label("_total")
+            select = select.add_columns(total, *keys).offset(sa.bindparam("offset"))
+        self.select = select.order_by(*order_by(sort)).limit(sa.bindparam("limit"))
+
+
+_pages: dict[tuple, PageStatement] = {}
+_one: dict[str, sa.Select] = {}
+
+
+def page_statement(dialect: str, sort_text: str, shape: tuple, *, keyset: bool,
+                   build: Callable[[], list]) -> PageStatement:
+    """The cached :class:`PageStatement` for a list of ``shape`` (the filter terms'
+    keys, :class:`taskapi.tasks.filters.Term`); ``build()`` makes the terms'
+    conditions the first time. Bind parameters: ``user_id``, ``limit``,
+    ``offset`` (offset pages) and the terms' own."""
+    key = (dialect, sort_text, shape, keyset)
+    statement = _pages.get(key)
+    if statement is None:
+        statement = PageStatement(dialect, sort_text, build(), keyset)
+        if len(_pages) >= MAX_SHAPES:
+            _pages.clear()
+        _pages[key] = statement
+    return statement
+
+
+def one_statement(dialect: str) -> sa.Select:
+    """``SELECT`` of one task by ``user_id`` and ``task_id`` (bind parameters)."""
+    statement = _one.get(dialect)
+    if statement is None:
+        statement = _one[dialect] = sa.select(*_columns(dialect)).where(
+            TASKS.c.user_id == sa.bindparam("user_id"), TASKS.c.id == sa.bindparam("task_id"))
+    return statement
+
+
+def key_count(sort: list[tuple[str, bool]]) -> int:
+    """How many sort expressions :func:`~taskapi.tasks.filters.sort_columns` gives."""
+    count = sum(2 if key == "due_at" else 1 for key, _ in sort)
+    return count if any(key == "id" for key, _ in sort) else count + 1
+
+
+def sort_values(row: sa.Row, keys: int) -> tuple:
+    """The sort values at the end of a page row (for its cursor)."""
+    return tuple(row[len(row) - keys:])
+
+
+def _sqlite_iso(text: str | None) -> str | None:
+    """SQLite's stored UTC text (``2026-11-21 09:30:00.123456``, SQLAlchemy's format)
+    as ``datetime.isoformat()`` of the aware value: ``2026-11-21T09:30:00.123456+00:00``,
+    without the fraction when it is zero."""
+    if text is None:
+        return None
+    if len(text) == 26 and text[10] == " " and text[19] == ".":
+        if text.endswith("000000"):
+            return f"{text[:10]}T{text[11:19]}+00:00"
+        return f"{text[:10]}T{text[11:]}+00:00"
+    value = datetime.fromisoformat(text)  # another writer's format: the slow way
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.isoformat()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def _sqlite_row(row: sa.Row) -> dict[str, Any]:
+    (id_, user_id, title, description, completed, completed_at, priority, due_at,
+     created_at, updated_at, version, tags) = row[:12]
+    return {"id": id_, "user_id": user_id, "title": title, "description": description,
+            "completed": completed, "completed_at": _sqlite_iso(completed_at),
+            "priority": priority, "due_at": _sqlite_iso(due_at),
+            "created_at": _sqlite_iso(created_at), "updated_at": _sqlite_iso(updated_at),
+            "version": version,
+            "tag_names": sorted(tags.split(","), key=str.lower) if tags else []}
+
+
+def _postgresql_row(row: sa.Row) -> dict[str, Any]:
+    (id_, user_id, title, description, completed, completed_at, priority, due_at,
+     created_at, updated_at, version, tags) = row[:12]
+    return {"id": id_, "user_id": user_id, "title": title, "description": description,
+            "completed": completed, "completed_at": _iso(completed_at),
+            "priority": priority, "due_at": _iso(due_at), "created_at": _iso(created_at),
+            "updated_at": _iso(updated_at), "version": version, "tag_names": tags or []}
+
+
+def converter(dialect: str) -> Callable[[sa.Row], dict[str, Any]]:
+    """row -> dict for the rows of :func:`page_statement` and :func:`one_statement`."""
+    return _sqlite_row if dialect == "sqlite" else _postgresql_row
