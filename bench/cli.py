@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bench import report, runner, scenarios
+from bench import cpu, report, runner, scenarios
 from bench.dataset import Sizes
 from bench.load import WrkMissing, wrk_path
 from bench.server import REPO_ROOT, Settings, gunicorn_defaults
@@ -57,8 +57,12 @@ def parser() -> argparse.ArgumentParser:
                    help="connections of the throughput scenarios (default workers x threads)")
     p.add_argument("--concurrent-users", type=int, help="users (connections) of the users "
                    f"scenario (default {DEFAULTS['concurrent_users']:,})")
-    p.add_argument("--scenarios", default=",".join(scenarios.ALL),
-                   help="comma-separated, from: %(default)s; 'none' for --scale alone")
+    p.add_argument("--scenarios", default=",".join((*scenarios.ALL, "cpu")),
+                   help="comma-separated, from: %(default)s ('cpu': CPU per request in "
+                   "process, bench/cpu.py); 'none' for --scale alone")
+    p.add_argument("--no-revalidate", action="store_true", help="users scenario: never "
+                   "send If-None-Match (by default each user revalidates its GETs with the "
+                   "ETag of its last answer, as a browser's HTTP cache does)")
     p.add_argument("--scale", action="store_true", help="also compare list latency on "
                    "1,000 vs 1,000,000 tasks and a deep cursor page vs page 1 of a "
                    "100,000-task user (seeds about 1.1 million tasks, minutes)")
@@ -78,7 +82,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     options = parser().parse_args(argv)
     names = [n for n in options.scenarios.split(",") if n.strip() and n != "none"]
-    unknown = set(names) - set(scenarios.ALL)
+    unknown = set(names) - {*scenarios.ALL, "cpu"}
     if unknown:
         parser().error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     try:
@@ -96,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     connections = options.connections or options.workers * max(options.threads, 1)
     plan = scenarios.Plan(connections, min(2, connections), sizes["duration"],
                           sizes["users_duration"], sizes["concurrent_users"],
-                          login_connections=min(connections, 2) if options.smoke else connections)
+                          login_connections=min(connections, 2) if options.smoke else connections,
+                          revalidate=not options.no_revalidate)
     workdir = Path(tempfile.mkdtemp(prefix="taskapi-bench-"))
     url = options.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
     run = runner.Run(workdir, url, settings, plan, options.smoke)
@@ -112,15 +117,19 @@ def main(argv: list[str] | None = None) -> int:
             runner.run_taskapi(run, selected, data, max(sizes["concurrent_users"], 1000))
         if options.scale:
             runner.run_scale(run)
+        if "cpu" in names and not options.smoke:
+            print("in process: CPU per request (bench/cpu.py)", flush=True)
+            run.cpu = cpu.run(list(cpu.SCENARIOS), extra_env=extra)
     except (RuntimeError, OSError, ValueError, SQLAlchemyError) as error:
         print(f"bench: {type(error).__name__}: {error}\nrun folder kept: {workdir}",
               file=sys.stderr)
         return 1
     meta = _meta(options, run, started, wrk, sizes)
     by_name = {r["name"]: r for r in run.results}
-    rows = report.checks(by_name, runner.scale_labels(options.smoke) if options.scale else None)
-    json_path, md_path = report.write(options.out, meta, run.results, rows)
-    print("\n" + report.markdown(meta, run.results, rows))
+    rows = report.checks(by_name, runner.scale_labels(options.smoke) if options.scale else None,
+                         run.cpu)
+    json_path, md_path = report.write(options.out, meta, run.results, rows, run.cpu)
+    print("\n" + report.markdown(meta, run.results, rows, run.cpu))
     print(f"results: {json_path}\n         {md_path}")
     broken = [r["name"] for r in run.results
               if r["socket_errors"] or r["unexpected"] or not r["requests"]]

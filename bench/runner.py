@@ -39,6 +39,7 @@ class Run:
     smoke: bool
     results: list[dict] = field(default_factory=list)
     prepared: dict[str, dict] = field(default_factory=dict)
+    cpu: dict[str, list[float]] = field(default_factory=dict)  # bench/cpu.py, by scenario
 
     def taskapi_env(self) -> dict[str, str]:
         return {**base_env(self.workdir, self.settings),

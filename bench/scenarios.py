@@ -20,7 +20,8 @@ PAGE = 20
 LIST_PATH = f"/api/v1/tasks?page_size={PAGE}"
 FILTERED_PATH = f"{LIST_PATH}&tag=work&completed=false&sort=due_at"
 #: The throughput scenarios on taskapi, in the order they run.
-TASKAPI = ("list", "filtered", "get", "post", "patch", "deep", "bad_token", "login")
+TASKAPI = ("list", "filtered", "get", "post", "patch", "compat_list", "deep", "bad_token",
+           "login")
 ALL = ("floor", *TASKAPI, "users")
 PROBE_CONNECTIONS = 10  # bad-token probe beside the users scenario
 PROBE_THINK_MS = (400, 600)  # its pause between requests: about 20 requests/s in all
@@ -40,6 +41,7 @@ class Plan:
     concurrent_users: int
     login_connections: int
     think_ms: tuple[int, int] = (1500, 2500)
+    revalidate: bool = True
 
 
 def _throughput(name: str, plan: Plan, kind: str, env: dict[str, str], describe: str,
@@ -70,6 +72,10 @@ def taskapi(name: str, data: Prepared, plan: Plan, label: str = "") -> Load:
         "big_page1": ("fixed", {"BENCH_PATH": LIST_PATH, "BENCH_TOKEN": data.big_token or ""},
                       f"GET {LIST_PATH}, the user with "
                       f"{data.sizes.big_user_tasks:,} tasks (page 1, with total)"),
+        "compat_list": ("fixed", {"BENCH_PATH": f"/api/{data.sizes.big_user_id}/tasks",
+                                  "BENCH_TOKEN": data.big_token or ""},
+                        "GET /api/{user_id}/tasks, the original contract's unpaged list "
+                        "(1,000 tasks, COMPAT_LIST_CAP)"),
         "deep": ("fixed", {"BENCH_PATH": deep, "BENCH_TOKEN": data.big_token or ""},
                  f"GET {LIST_PATH}&cursor=..., page after task "
                  f"{data.sizes.big_user_tasks // 2:,} of {data.sizes.big_user_tasks:,}"),
@@ -92,15 +98,21 @@ def users(data: Prepared, plan: Plan) -> tuple[Load, Load]:
     """The concurrent-users load and the bad-token probe that runs beside it.
 
     Both run one connection per wrk thread (see bench/lua/common.lua), their
-    starts spread over one mean think time."""
+    starts spread over one mean think time. With ``plan.revalidate`` each user
+    sends the ``ETag`` of its last answer for the same URL as ``If-None-Match``,
+    as a browser's HTTP cache does (a 304 is then expected)."""
     count = min(plan.concurrent_users, data.users)
     low, high = plan.think_ms
     main = Load("users", "users.lua", count, count, plan.users_duration,
                 {"BENCH_USERS": str(data.users_file), "BENCH_PATH": LIST_PATH,
+                 "BENCH_REVALIDATE": "1" if plan.revalidate else "0",
                  **_think(low, high, count)},
+                frozenset({304}) if plan.revalidate else frozenset(),
                 describe=f"{count:,} users, one connection and token each, think time "
                          f"{low / 1000:g}-{high / 1000:g} s; 40% list, 40% get one, "
-                         "10% POST, 10% PATCH")
+                         "10% POST, 10% PATCH"
+                         + ("; GETs revalidated with If-None-Match, as a browser does"
+                            if plan.revalidate else "; no revalidation"))
     low, high = PROBE_THINK_MS
     probe = Load("bad_token_under_load", "requests.lua", PROBE_CONNECTIONS, PROBE_CONNECTIONS,
                  plan.users_duration,

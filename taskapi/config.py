@@ -49,6 +49,7 @@ class Defaults:
     JWT_SECRET_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI: str | None = None  # None: instance/taskapi.sqlite3
     SQLITE_BUSY_TIMEOUT_MS = 5000
+    DB_SQLITE_SYNCHRONOUS = "FULL"  # or "NORMAL": faster commits, last ones lost on power loss
     MAX_CONTENT_LENGTH = 1024 * 1024  # bytes; larger bodies get 413
 
     JWT_ACCESS_TOKEN_EXPIRES = 15 * 60  # seconds
@@ -195,6 +196,10 @@ def _check_types(app: Flask) -> None:
         if not isinstance(app.config[name], bool):
             raise ConfigurationError(f"{name} must be true or false")
     app.config["CORS_ORIGINS"] = _origins(app)
+    synchronous = str(app.config["DB_SQLITE_SYNCHRONOUS"]).upper()
+    if synchronous not in ("FULL", "NORMAL", "EXTRA"):
+        raise ConfigurationError("DB_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA")
+    app.config["DB_SQLITE_SYNCHRONOUS"] = synchronous
     if app.config["LOG_FORMAT"] not in ("text", "json"):
         raise ConfigurationError("LOG_FORMAT must be 'text' or 'json'")
     if str(app.config["LOG_LEVEL"]).upper() not in LOG_LEVELS:

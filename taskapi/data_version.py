@@ -34,6 +34,10 @@ from taskapi.models import Tag, Task, User
 
 _BUMPED = "taskapi.data_version.bumped"
 _USERS = User.__table__
+#: Built once: SQLAlchemy's compiled cache serves it.
+_BUMP = (sa.update(_USERS)
+         .where(_USERS.c.id.in_(sa.bindparam("user_ids", expanding=True)))
+         .values(data_version=_USERS.c.data_version + 1))
 
 
 def bump(session: Session, user_ids: Iterable[int]) -> None:
@@ -43,11 +47,7 @@ def bump(session: Session, user_ids: Iterable[int]) -> None:
     pending = sorted({uid for uid in user_ids if uid is not None} - done)
     if not pending:
         return
-    session.connection().execute(
-        sa.update(_USERS)
-        .where(_USERS.c.id.in_(pending))
-        .values(data_version=_USERS.c.data_version + 1)
-    )
+    session.connection().execute(_BUMP, {"user_ids": pending})
     done.update(pending)
 
 

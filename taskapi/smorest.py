@@ -83,6 +83,11 @@ IF_MATCH_HEADER = {
     "changes. Optional unless the server sets TASKAPI_REQUIRE_IF_MATCH (then 428 "
     "without it).",
 }
+LIST_IF_NONE_MATCH = {
+    "in": "header", "name": "If-None-Match", "required": False, "schema": {"type": "string"},
+    "description": "The list's ETag from your last read: 304 with no body while it is "
+    "current (RFC 9110 section 13.1.2)",
+}
 IF_NONE_MATCH_HEADER = {
     **smorest_etag.IF_NONE_MATCH_HEADER,
     "description": "The ETag you hold; 304 with no body while it is current.",
@@ -157,6 +162,17 @@ class Blueprint(_Blueprint):
     """
 
     PAGINATION_ARGUMENTS_PARSER = _PaginationParser()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.append(self._prepare_list_etag_doc)
+
+    @staticmethod
+    def _prepare_list_etag_doc(doc, doc_info, **_kwargs):
+        # Lists with taskapi.tasks.page_cache.cached_list honour If-None-Match.
+        if doc_info.get("list_etag"):
+            doc.setdefault("parameters", []).append(LIST_IF_NONE_MATCH)
+        return doc
 
     def route(self, rule, *, parameters=None, **options):
         """flask-smorest's ``route``, documenting each path parameter named in

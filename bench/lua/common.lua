@@ -41,6 +41,20 @@ local function headers(token, body)
   return result
 end
 
+-- Revalidation, as a browser's HTTP cache does (users scenario with
+-- BENCH_REVALIDATE=1): the ETag of each GET URL's last 200 is kept per thread
+-- (one thread is one user there) and sent back as If-None-Match; a 304 answers
+-- with no body. `pending` is the URL of the request in flight.
+local revalidate = os.getenv("BENCH_REVALIDATE") == "1"
+local etags, pending = {}, nil
+
+local function get(path, token)
+  local result = headers(token)
+  pending = path
+  if revalidate and etags[path] then result["If-None-Match"] = etags[path] end
+  return wrk.format("GET", path, result)
+end
+
 local sent = 0
 
 local function pick(list) return list[math.random(#list)] end
@@ -48,17 +62,17 @@ local function pick(list) return list[math.random(#list)] end
 -- The requests, by kind. `user` is {token, ids}; `path` a fixed path.
 common.build = {
   fixed = function(_, path, token) return wrk.format("GET", path, headers(token)) end,
-  list = function(user, path) return wrk.format("GET", path, headers(user.token)) end,
-  get = function(user)
-    return wrk.format("GET", "/api/v1/tasks/" .. pick(user.ids), headers(user.token))
-  end,
+  list = function(user, path) return get(path, user.token) end,
+  get = function(user) return get("/api/v1/tasks/" .. pick(user.ids), user.token) end,
   post = function(user)
+    pending = nil
     sent = sent + 1
     local body = string.format('{"title": "Bench task %d", "priority": "medium", '
       .. '"due_at": "2030-01-31T17:00:00+00:00", "tags": ["Work"]}', sent)
     return wrk.format("POST", "/api/v1/tasks", headers(user.token, true), body)
   end,
   patch = function(user)
+    pending = nil
     sent = sent + 1
     local body = string.format('{"title": "Renamed by the benchmark %d"}', sent)
     return wrk.format("PATCH", "/api/v1/tasks/" .. pick(user.ids), headers(user.token, true),
@@ -120,6 +134,9 @@ function common.sent() thinking = false end
 
 function common.response(status, headers)
   statuses[status] = (statuses[status] or 0) + 1
+  if revalidate and pending and status == 200 and headers then
+    etags[pending] = headers["ETag"] or headers["etag"]
+  end
   answered = answered + 1
   local connection = headers and (headers["Connection"] or headers["connection"])
   if connection and connection:lower() == "close" then

@@ -82,4 +82,6 @@ def cached_list(view):
                 cache.set(key, (body, headers))
         return response
 
+    # For the OpenAPI document: taskapi.smorest.Blueprint adds If-None-Match.
+    wrapper._apidoc = {**getattr(wrapper, "_apidoc", {}), "list_etag": True}
     return wrapper
