@@ -10,14 +10,14 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user, jwt_required
 from flask_smorest import abort
 
-from taskapi.extensions import db
 from taskapi.auth.tokens import TokenUser
+from taskapi.extensions import db
 from taskapi.models import Task, utcnow
 from taskapi.smorest import Blueprint, bearer_auth, created_links
 from taskapi.tags.queries import resolve_tags
 from taskapi.tasks import queries
-from taskapi.tasks.page_cache import cached_list
 from taskapi.tasks.cursors import CursorError, decode_cursor, encode_cursor
+from taskapi.tasks.page_cache import cached_list
 from taskapi.tasks.schemas import (
     TaskCompleteSchema,
     TaskListArgsSchema,
