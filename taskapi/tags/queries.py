@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask_smorest import abort
 
+from taskapi.data_version import bump
 from taskapi.extensions import db
 from taskapi.models import Tag, Task, task_tags, utcnow
 
@@ -68,5 +69,6 @@ def delete_tag_or_404(user_id: int, name: str) -> None:
         .values(updated_at=utcnow(), version=Task.version + 1),
         execution_options={"synchronize_session": False},
     )
+    bump(db.session, [user_id])  # a bulk UPDATE bypasses the flush listener
     db.session.delete(tag)
     db.session.commit()
