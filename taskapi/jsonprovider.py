@@ -5,7 +5,7 @@ ensure_ascii=True, sort_keys=True, separators=(",", ":"))`` and a final newline
 (Flask docs, "JSON" / ``DefaultJSONProvider``). For the same document orjson
 (https://github.com/ijl/orjson) with ``OPT_SORT_KEYS`` writes the same bytes
 while they are ASCII, several times faster. So a response body is written by
-orjson and kept when it is ASCII; anything else (non-ASCII text, which the
+orjson and kept when it is ASCII without DEL (0x7f); anything else (non-ASCII text, which the
 standard encoder escapes as ``\\uXXXX``; integers past 64 bits; non-string
 keys) goes through the standard encoder as before. taskapi's documents hold no
 floats; should one appear, orjson spells large exponents ``1e16`` where the
@@ -40,7 +40,8 @@ class FastJSONProvider(DefaultJSONProvider):
                 data = orjson.dumps(obj, default=self.default, option=_OPTIONS)
             except TypeError:
                 data = None  # a type orjson refuses: the standard encoder decides
-            if data is not None and data.isascii():
+            # The standard encoder also escapes DEL (0x7f), which orjson writes as is.
+            if data is not None and data.isascii() and b"\x7f" not in data:
                 return data
         return json.dumps(obj, default=self.default, ensure_ascii=self.ensure_ascii,
                           sort_keys=self.sort_keys, separators=(",", ":")).encode()

@@ -78,8 +78,8 @@ def compile_dumper(schema: ma.Schema) -> Callable[[Any], dict] | None:
     plan = []
     for name, field in schema.dump_fields.items():
         convert = _converter(field)
-        if convert is None:
-            return None
+        if convert is None or "." in (field.attribute or ""):
+            return None  # marshmallow follows dotted attributes into nested objects
         plan.append((field.data_key or name, field.attribute or name, convert))
     plan = tuple(plan)
 

@@ -42,8 +42,8 @@ def list_etag(endpoint: str) -> str | None:
     if "overdue" in request.args:
         return None
     user = current_user
-    query = "&".join(f"{name}={value}" for name, value
-                     in sorted(request.args.items(multi=True)))
+    # The raw query string: escaping and the order of repeated values intact.
+    query = request.query_string.decode("latin-1")
     key = (f"{endpoint}\n{user.id}\n{user.data_version}\n{user.timezone}\n"
            f"{request.base_url}\n{query}")
     return hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()  # noqa: S324 (a key, not a secret)
