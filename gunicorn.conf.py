@@ -1,7 +1,8 @@
 """gunicorn settings, read from the environment (docs: gunicorn.org, "Settings").
 
 GUNICORN_BIND            default 127.0.0.1:8000
-GUNICORN_WORKERS         default 2 x CPU cores + 1, at most 8
+GUNICORN_WORKERS         default one per CPU core, at least 2, at most 8 (taskapi is CPU-bound:
+                         more processes than cores only add switching; docs/performance.md)
 GUNICORN_WORKER_CLASS    default gthread
 GUNICORN_THREADS         default 4 (gthread only)
 GUNICORN_TIMEOUT         seconds a worker may stay silent before it is restarted, default 30
@@ -27,7 +28,7 @@ def _int(name: str, default: int) -> int:
 
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = _int("GUNICORN_WORKERS", min(multiprocessing.cpu_count() * 2 + 1, 8))
+workers = _int("GUNICORN_WORKERS", min(max(multiprocessing.cpu_count(), 2), 8))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = _int("GUNICORN_THREADS", 4)
 timeout = _int("GUNICORN_TIMEOUT", 30)
