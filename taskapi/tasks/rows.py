@@ -136,26 +136,30 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
 
-def _sqlite_row(row: sa.Row) -> dict[str, Any]:
-    (id_, user_id, title, description, completed, completed_at, priority, due_at,
-     created_at, updated_at, version, tags) = row[:12]
-    return {"id": id_, "user_id": user_id, "title": title, "description": description,
-            "completed": completed, "completed_at": _sqlite_iso(completed_at),
-            "priority": priority, "due_at": _sqlite_iso(due_at),
-            "created_at": _sqlite_iso(created_at), "updated_at": _sqlite_iso(updated_at),
-            "version": version,
-            "tag_names": sorted(tags.split(","), key=str.lower) if tags else []}
+def _sqlite_tags(text: str | None) -> list[str]:
+    return sorted(text.split(","), key=str.lower) if text else []
 
 
-def _postgresql_row(row: sa.Row) -> dict[str, Any]:
-    (id_, user_id, title, description, completed, completed_at, priority, due_at,
-     created_at, updated_at, version, tags) = row[:12]
-    return {"id": id_, "user_id": user_id, "title": title, "description": description,
-            "completed": completed, "completed_at": _iso(completed_at),
-            "priority": priority, "due_at": _iso(due_at), "created_at": _iso(created_at),
-            "updated_at": _iso(updated_at), "version": version, "tag_names": tags or []}
+def _postgresql_tags(names: list[str] | None) -> list[str]:
+    return names or []
+
+
+def _row_converter(iso: Callable, tags: Callable) -> Callable[[sa.Row], dict[str, Any]]:
+    def convert(row: sa.Row) -> dict[str, Any]:
+        (id_, user_id, title, description, completed, completed_at, priority, due_at,
+         created_at, updated_at, version, tag_names) = row[:12]
+        return {"id": id_, "user_id": user_id, "title": title, "description": description,
+                "completed": completed, "completed_at": iso(completed_at),
+                "priority": priority, "due_at": iso(due_at), "created_at": iso(created_at),
+                "updated_at": iso(updated_at), "version": version, "tag_names": tags(tag_names)}
+
+    return convert
+
+
+_CONVERTERS = {"sqlite": _row_converter(_sqlite_iso, _sqlite_tags),
+               "postgresql": _row_converter(_iso, _postgresql_tags)}
 
 
 def converter(dialect: str) -> Callable[[sa.Row], dict[str, Any]]:
     """row -> dict for the rows of :func:`page_statement` and :func:`one_statement`."""
-    return _sqlite_row if dialect == "sqlite" else _postgresql_row
+    return _CONVERTERS.get(dialect, _CONVERTERS["postgresql"])
