@@ -108,7 +108,9 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, synchronous: str) ->
     @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
         if not _is_write_context():
-            connection.exec_driver_sql("BEGIN")
+            # Straight to sqlite3: a reader's BEGIN needs none of SQLAlchemy's
+            # statement machinery (events, execution context, result).
+            connection.connection.driver_connection.execute("BEGIN")
             return
         if not _begin_immediate(connection.connection.driver_connection, busy_timeout_ms):
             # Out of time (or another error): once more through SQLAlchemy, whose
