@@ -138,10 +138,15 @@ def reset_database(url: str) -> None:
     engine = sa.create_engine(normalize_database_uri(url), poolclass=sa.pool.NullPool)
     try:
         with engine.begin() as connection:
-            connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            connection.exec_driver_sql("CREATE SCHEMA public")
+            drop_public_schema(connection)
     finally:
         engine.dispose()
+
+
+def drop_public_schema(connection: sa.Connection) -> None:
+    """Drop and re-create the ``public`` schema on a PostgreSQL ``connection``."""
+    connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+    connection.exec_driver_sql("CREATE SCHEMA public")
 
 
 def task_row(app, task_id: int) -> dict | None:

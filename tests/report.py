@@ -17,6 +17,17 @@ def record(section: str, what: str, count: int = 1) -> None:
     TALLY[(section, what)] += count
 
 
+def export() -> list[list]:
+    """The tally as ``[section, what, count]`` rows (for pytest-xdist's worker output)."""
+    return [[section, what, count] for (section, what), count in TALLY.items()]
+
+
+def merge(rows: list[list]) -> None:
+    """Add the rows of :func:`export` (from another process) to the tally."""
+    for section, what, count in rows:
+        record(section, what, count)
+
+
 def summary_lines() -> list[str]:
     """The table as text lines, sections in first-seen order; empty when nothing ran."""
     if not TALLY:

@@ -31,7 +31,8 @@ import pytest
 from tests.helpers import PASSWORD, requirement_missing
 from tests.servers import REPO_ROOT, Server, log_shown_on_failure, sqlite_server
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs the module: its server (module scope) starts once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docs-browser")]
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: Set to 1 (as .ci/run does) and a missing browser fails these tests instead of skipping.

@@ -30,7 +30,8 @@ import pytest
 from tests.helpers import PASSWORD
 from tests.servers import REPO_ROOT, Server, sqlite_server
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs the module: its server (module scope) starts once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("generated-client")]
 
 SPEC = REPO_ROOT / "docs" / "openapi.json"
 PACKAGE = "taskapi_client_pkg"

@@ -16,7 +16,8 @@ import pytest
 from tests.helpers import PASSWORD
 from tests.servers import Server, sqlite_server
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs the module: its server (module scope) starts once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("gunicorn")]
 
 THREADS = 8
 TASKS_PER_THREAD = 25

@@ -33,9 +33,9 @@ def migrated(url: str):
 
 
 @pytest.fixture
-def migrated_app(database_url):
+def migrated_app(empty_database_url):
     """Migrated from empty on the test database (SQLite, or PostgreSQL when set)."""
-    app = migrated(database_url)
+    app = migrated(empty_database_url)
     yield app
     dispose(app)
 

@@ -26,7 +26,8 @@ from tests.report import record
 from tests.server_access import Client, Response, utc
 from tests.servers import Server, log_shown_on_failure, serve
 
-pytestmark = [pytest.mark.slow, pytest.mark.heavy]
+# One xdist worker runs the module: its server (module scope) starts once.
+pytestmark = [pytest.mark.slow, pytest.mark.heavy, pytest.mark.xdist_group("races")]
 
 SETTINGS = {"TASKAPI_RATELIMIT_ENABLED": "false"}
 WRITERS, WRITE_ROUNDS = 20, 4

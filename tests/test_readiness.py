@@ -52,9 +52,9 @@ def unreachable_app(unreachable_url):
 
 
 @pytest.fixture
-def migrated_app(database_url):
+def migrated_app(empty_database_url):
     """An app on the suite's (empty) database, schema built by ``flask db upgrade``."""
-    app = make_app(database_url)
+    app = make_app(empty_database_url)
     with app.app_context():
         flask_migrate.upgrade()
     yield app
@@ -141,8 +141,8 @@ def test_ready_without_migrations_is_503_telling_to_run_them(app, client):
     assert response.headers["Retry-After"] == "5"  # the DB_RETRY_AFTER default
 
 
-def test_ready_on_an_empty_database_is_503(database_url):
-    app = make_app(database_url, DB_RETRY_AFTER=9)
+def test_ready_on_an_empty_database_is_503(empty_database_url):
+    app = make_app(empty_database_url, DB_RETRY_AFTER=9)
     try:
         response = app.test_client().get("/ready")
         message = assert_unready(response, app)
