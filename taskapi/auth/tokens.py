@@ -55,11 +55,13 @@ def issue_tokens(user: User) -> dict:
         ("refresh", create_refresh_token, _seconds("JWT_REFRESH_TOKEN_EXPIRES")),
     ):
         jti = str(uuid.uuid4())
-        # One expiry for the claim and the row (the library would read the clock again).
-        exp = int((now + timedelta(seconds=lifetime)).timestamp())
+        # One clock reading for iat, nbf, exp and the row (the library would read
+        # the clock again: exp - iat could then be off by a second).
+        issued = int(now.timestamp())
+        exp = issued + lifetime
         tokens[f"{token_type}_token"] = create(
             identity=str(user.id),
-            additional_claims={"jti": jti, "exp": exp},
+            additional_claims={"jti": jti, "iat": issued, "nbf": issued, "exp": exp},
             expires_delta=False,
         )
         db.session.add(
