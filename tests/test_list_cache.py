@@ -472,3 +472,20 @@ def test_write_through_one_client_is_visible_through_another(app, client, user):
     last = listed.get_json()[0]["id"]
     assert writer.delete(f"{TASKS}/{last}", headers=writer_headers).status_code == 204
     assert last not in {t["id"] for t in get_list(reader, user).get_json()}
+
+
+@pytest.mark.parametrize("which", ["v1", "compat"])
+def test_if_none_match_star_does_not_skip_validation(client, user, which):
+    """``If-None-Match: *`` matches any list, so it must not answer before the query
+    is validated: an invalid query is still a 422, a valid one a 304."""
+    create_task(client, user, title="One")
+    url = TASKS if which == "v1" else f"/api/{user.id}/tasks"
+
+    invalid = client.get(f"{url}?due_after=&priority=false",
+                         headers={**user.headers, "If-None-Match": "*"})
+    valid = client.get(url, headers={**user.headers, "If-None-Match": "*"})
+
+    assert_error(invalid, 422)
+    assert valid.status_code == 304
+    assert valid.get_data() == b""
+    assert valid.headers["ETag"] == client.get(url, headers=user.headers).headers["ETag"]

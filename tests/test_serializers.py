@@ -235,7 +235,7 @@ PLAIN_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize("obj", PLAIN_INPUTS, ids=repr)
+@pytest.mark.parametrize("obj", PLAIN_INPUTS, ids=[f"input{n}" for n in range(len(PLAIN_INPUTS))])
 def test_supported_fields_dump_like_marshmallow(obj):
     schema = Plain()
     assert compile_dumper(schema) is not None

@@ -63,15 +63,23 @@ def cached_list(view):
         etag = list_etag(request.endpoint)
         if etag is None:
             return view(*args, **kwargs)
-        if request.if_none_match.contains_weak(etag):
+        # A list ETag is only ever issued for a valid query, so a match is a 304
+        # before parsing; "*" matches any query, so it waits for the view's
+        # validation (a 422 stays a 422) and turns its 200 into the 304.
+        star = request.if_none_match.star_tag
+        if not star and request.if_none_match.contains_weak(etag):
             return _not_modified(etag)
         key = f"taskapi:list:{etag}"
         kept = cache.get(key) if current_app.config["LIST_CACHE"] else None
         if kept is not None:
+            if star:  # the kept page proves the query valid
+                return _not_modified(etag)
             body, headers = kept
             return current_app.response_class(body, status=200, headers=headers,
                                               mimetype="application/json")
         response = view(*args, **kwargs)
+        if star and isinstance(response, Response) and response.status_code == 200:
+            return _not_modified(etag)
         if isinstance(response, Response) and response.status_code == 200:
             response.headers["ETag"] = f'"{etag}"'
             body = response.get_data()
