@@ -9,7 +9,11 @@ GUNICORN_TIMEOUT         seconds a worker may stay silent before it is restarted
 GUNICORN_GRACEFUL_TIMEOUT seconds to finish requests on restart, default 30
 GUNICORN_KEEPALIVE       seconds, default 5
 GUNICORN_MAX_REQUESTS    restart a worker after this many requests, with 10% jitter so
-                         workers do not restart together (0 = never), default 10000
+                         workers do not restart together (0 = never), default 1000000:
+                         a bound on slow leaks, not a routine (a restart costs about a
+                         second of CPU, drops kept-alive connections and empties the
+                         process's list cache; at 1,000 requests/s per worker, 10,000
+                         meant a restart every 10 s)
 GUNICORN_LOG_LEVEL       default info
 FORWARDED_ALLOW_IPS      gunicorn's own setting (environment variable of that name):
                          proxies trusted for X-Forwarded-Proto, default 127.0.0.1. The
@@ -34,7 +38,7 @@ threads = _int("GUNICORN_THREADS", 4)
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
-max_requests = _int("GUNICORN_MAX_REQUESTS", 10000)
+max_requests = _int("GUNICORN_MAX_REQUESTS", 1000000)
 max_requests_jitter = max_requests // 10
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # The app writes one access line per request itself (taskapi.access).
