@@ -19,6 +19,7 @@ import itertools
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
@@ -152,7 +153,28 @@ def _begin_immediate(dbapi_connection, busy_timeout_ms: int) -> bool:
 
 
 def _is_write_context() -> bool:
-    return has_request_context() and request.method not in SAFE_METHODS
+    return (has_request_context() and request.method not in SAFE_METHODS
+            and not g.get("sqlite_read_first"))
+
+
+@contextmanager
+def read_before_write():
+    """Run the block's statements as a reader, even in a write request on SQLite,
+    and end that transaction afterwards: the request's write transaction then
+    begins (``BEGIN IMMEDIATE``, taking the database lock) at its first statement
+    after the block, not before it. For the token check, so that the lock is not
+    held while the token is checked and the body is parsed. Elsewhere (reads,
+    PostgreSQL) the block runs in the request's transaction as usual. Nothing in
+    the block may write."""
+    if not g.get("sqlite_write_turn"):
+        yield
+        return
+    g.sqlite_read_first = True
+    try:
+        yield
+    finally:
+        g.sqlite_read_first = False
+        db.session.rollback()  # a reader's transaction: nothing to lose
 
 
 def _take_write_turn() -> None:

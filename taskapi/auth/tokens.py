@@ -24,6 +24,7 @@ from flask import Flask, current_app, g, request
 from flask_jwt_extended import create_access_token, create_refresh_token, current_user
 from flask_smorest import abort
 
+from taskapi.database import read_before_write
 from taskapi.errors import error_response
 from taskapi.extensions import db, jwt
 from taskapi.models import IssuedToken, User, utcnow
@@ -196,7 +197,8 @@ def _is_revoked(_header: dict, payload: dict) -> bool:
     if not isinstance(jti, str):
         return True
     user_id = int(subject)
-    row = db.session.connection().execute(_TOKEN_WITH_USER, {"jti": jti}).first()
+    with read_before_write():
+        row = db.session.connection().execute(_TOKEN_WITH_USER, {"jti": jti}).first()
     if row is None:
         return True
     (token_user_id, token_type, revoked_at, revoke_reason, is_active, timezone,
