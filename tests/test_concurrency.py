@@ -37,7 +37,7 @@ import pytest
 from werkzeug.http import quote_etag
 
 from taskapi.tasks.routes import blp as tasks_blueprint
-from taskapi.tasks.routes import etag_data
+from taskapi.tasks.service import etag_data
 from tests.helpers import PASSWORD
 from tests.report import record
 from tests.server_access import NoResponse, utc

@@ -26,16 +26,9 @@ from taskapi.extensions import db
 from taskapi.ratelimits import auth_limits
 from taskapi.smorest import Blueprint, bearer_auth, created_links
 from taskapi.tasks import queries
+from taskapi.tasks.listing import LIST_ARGS, LIST_ETAG_HEADER, list_page
 from taskapi.tasks.page_cache import cached_list
-from taskapi.tasks.routes import (
-    LIST_ARGS,
-    LIST_ETAG_HEADER,
-    complete_task,
-    create_task,
-    delete_task,
-    list_page,
-    update_task,
-)
+from taskapi.tasks.service import complete_task, create_task, delete_task, update_task
 
 TAG = "Phase II contract"
 blp = Blueprint(
