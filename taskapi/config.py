@@ -41,6 +41,11 @@ class ConfigurationError(RuntimeError):
     """The configuration cannot be used; the message says which setting and why."""
 
 
+#: Browser origins allowed by default outside production: the original web
+#: frontend's development server, by name and by IP (the same page either way).
+DEV_CORS_ORIGINS = ("http://localhost:3000", "http://127.0.0.1:3000")
+
+
 class Defaults:
     """Default settings. Every name here has one row in the README settings table."""
 
@@ -54,6 +59,9 @@ class Defaults:
 
     JWT_ACCESS_TOKEN_EXPIRES = 15 * 60  # seconds
     JWT_REFRESH_TOKEN_EXPIRES = 30 * 24 * 3600  # seconds
+    # Seconds a rotated refresh token may still be presented (concurrent refreshes
+    # of one client); 0: any second use is reuse (taskapi.auth.tokens).
+    JWT_REFRESH_REUSE_WINDOW = 30
 
     # argon2id cost, OWASP Password Storage Cheat Sheet (m=19 MiB, t=2, p=1 is the
     # floor; the library's defaults below are above it).
@@ -92,7 +100,7 @@ class Defaults:
     PROXY_FIX_X_PROTO = 0  # proxies in front that set X-Forwarded-Proto
 
     # Browser clients and response headers.
-    CORS_ORIGINS: list[str] | str | None = None  # None: localhost:3000 in development only
+    CORS_ORIGINS: list[str] | str | None = None  # None: DEV_CORS_ORIGINS in development only
     HSTS = False  # Strict-Transport-Security on every response (serve over HTTPS only)
     HSTS_MAX_AGE = 31536000  # seconds
 
@@ -149,7 +157,7 @@ def _origins(app: Flask) -> list[str]:
     """``CORS_ORIGINS`` as a list: a JSON list, or a comma-separated string."""
     value = app.config.get("CORS_ORIGINS")
     if value is None:
-        return [] if is_production(app) else ["http://localhost:3000"]
+        return [] if is_production(app) else list(DEV_CORS_ORIGINS)
     if isinstance(value, str):
         value = [origin.strip() for origin in value.split(",") if origin.strip()]
     if not isinstance(value, list) or not all(isinstance(o, str) for o in value):
@@ -187,7 +195,7 @@ def _check_types(app: Flask) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
     for name in ("DB_MAX_OVERFLOW", "DB_STATEMENT_TIMEOUT_MS", "PROXY_FIX_X_FOR",
-                 "PROXY_FIX_X_PROTO"):
+                 "PROXY_FIX_X_PROTO", "JWT_REFRESH_REUSE_WINDOW"):
         value = app.config.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigurationError(f"{name} must be an integer >= 0, got {value!r}")

@@ -6,17 +6,22 @@ always present)::
     {"code": 404, "status": "Not Found", "message": "Task not found.",
      "errors": {"json": {"title": ["Missing data for required field."]}}}
 
-``errors`` appears on validation failures only. Headers the exception carries
-(``Allow`` on 405, ``WWW-Authenticate`` on 401, ``Retry-After``) are kept.
+``errors`` appears on validation failures only. On the routes of the original
+contract (:data:`COMPAT_PATH`) the body also carries ``detail``, the field its
+clients show (FastAPI's): the message, or the first field error of a
+validation failure (``"password: Length must be between 8 and 128."``).
+Headers the exception carries (``Allow`` on 405, ``WWW-Authenticate`` on 401,
+``Retry-After``) are kept.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, current_app, g, jsonify
+from flask import Flask, Response, current_app, g, has_request_context, jsonify, request
 from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -39,6 +44,43 @@ DEFAULT_MESSAGES = {
 }
 
 
+#: Paths of the original contract (the ``compat`` blueprint), for the requests no
+#: route matched (404, 405): ``/``, ``/health``, ``/docs``, ``/api/auth/...``,
+#: ``/api/<user_id>/tasks...``.
+COMPAT_PATH = re.compile(r"/(?:health|docs)?|/api/(?:auth/.*|(?!v1/)[^/]+/tasks(?:/.*)?)")
+#: Request locations webargs names first in ``errors`` (not part of a field's name).
+LOCATIONS = frozenset({"json", "query", "querystring", "headers", "path", "view_args",
+                       "form", "files", "cookies"})
+
+
+def is_compat_request() -> bool:
+    """Whether the current request is one of the original contract's."""
+    if not has_request_context():
+        return False
+    if request.blueprint is not None:
+        return request.blueprint == "compat"
+    return COMPAT_PATH.fullmatch(request.path) is not None
+
+
+def first_error(errors: Any) -> str | None:
+    """``"field: message"`` for the first message of a marshmallow/webargs error
+    dict (``{"json": {"password": ["..."]}}`` -> ``"password: ..."``; nested fields
+    dotted, ``tags.0``; schema-level messages without a name), or None."""
+    stack = [((), errors)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            names = [str(part) for part in path if part != "_schema"]
+            if names and names[0] in LOCATIONS:
+                names = names[1:]
+            return f"{'.'.join(names)}: {node}" if names else node
+        if isinstance(node, dict):
+            stack.extend(reversed([((*path, key), value) for key, value in node.items()]))
+        elif isinstance(node, (list, tuple)):
+            stack.extend(reversed([(path, value) for value in node]))
+    return None
+
+
 def error_response(
     code: int, message: str | None = None, errors: Any = None, headers: dict | None = None
 ) -> Response:
@@ -50,6 +92,8 @@ def error_response(
     }
     if errors:
         body["errors"] = errors
+    if is_compat_request():
+        body["detail"] = (first_error(errors) if errors else None) or body["message"]
     response = jsonify(body)
     response.status_code = code
     for name, value in (headers or {}).items():

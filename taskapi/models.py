@@ -182,7 +182,8 @@ class IssuedToken(db.Model):
     """One JWT issued to a user, by ``jti``; checked on every authenticated request.
 
     ``revoked_at`` is set on logout, rotation (``revoke_reason = "rotated"``),
-    reuse detection and account changes. Rows are pruned once ``expires_at``
+    reuse detection and account changes. Tokens issued together, and those
+    refreshed from them, share a ``session_id``. Rows are pruned once ``expires_at``
     has passed: the JWT ``exp`` check rejects such tokens by itself.
     """
 
@@ -201,6 +202,9 @@ class IssuedToken(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoke_reason: Mapped[str | None] = mapped_column(sa.String(20))
+    #: The session (token family) the token belongs to: one login or registration
+    #: and every pair refreshed from it. Logout ends the whole session.
+    session_id: Mapped[str] = mapped_column(sa.String(36), index=True)
 
     def __repr__(self) -> str:
         return f"<IssuedToken {self.token_type} {self.jti} user {self.user_id}>"

@@ -7,9 +7,10 @@
   leaked, revoked one must not spend its owner's budget. A revoked access token
   still counts for its owner until it expires (15 minutes by default): checking
   revocation here would cost a query on every request, 429s included.
-- Login and register (v1 and the original contract's twins share the buckets):
-  ``RATELIMIT_AUTH_PER_IP`` per client IP and ``RATELIMIT_AUTH_PER_ACCOUNT`` per
-  email in the body (OWASP Authentication Cheat Sheet, "Protect against
+- Login, register and password change (v1 and the original contract's twins
+  share the buckets): ``RATELIMIT_AUTH_PER_IP`` per client IP and
+  ``RATELIMIT_AUTH_PER_ACCOUNT`` per email in the body (per user id for a
+  password change) (OWASP Authentication Cheat Sheet, "Protect against
   automated attacks").
 - Over a limit: 429 with the one error shape, ``Retry-After`` and
   ``X-RateLimit-Limit/Remaining/Reset`` (set by Flask-Limiter).
@@ -61,11 +62,14 @@ def client_key() -> str:
 
 def account_key() -> str:
     """``account:<email>`` from the JSON body of a login or register request
-    (case-insensitive, trimmed); the client IP when the body has no email."""
+    (case-insensitive, trimmed); ``account-id:<id>`` for a request whose token
+    was checked (a password change); else the client IP."""
     body = request.get_json(silent=True)
     email = body.get("email") if isinstance(body, dict) else None
     if isinstance(email, str) and email.strip():
         return f"account:{email.strip().lower()[:320]}"
+    if g.get("user_id") is not None:
+        return f"account-id:{g.user_id}"
     return f"ip:{client_ip()}"
 
 
@@ -92,7 +96,7 @@ def exempt_from_default() -> bool:
 
 
 def auth_limits(view):
-    """Decorator for login and register views: both shared limits."""
+    """Decorator for login, register and password change views: both shared limits."""
     from taskapi.extensions import limiter
 
     view = limiter.shared_limit(_auth_per_account, AUTH_SCOPE_ACCOUNT, key_func=account_key,

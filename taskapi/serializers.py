@@ -5,9 +5,9 @@ marshmallow stays the source of truth for the documented shapes: a
 ``dump_fields`` (names, ``data_key``, ``attribute``, field types), which gives
 the same dict as ``marshmallow.Schema.dump`` without its per-field dispatch
 (tests/test_serializers.py proves the equality for every field and edge value).
-A schema with hooks (``pre_dump``/``post_dump``), a field type not listed in
-:data:`CONVERTERS` or a field class that overrides ``_serialize`` is dumped by
-marshmallow itself, unchanged.
+A schema with dump hooks (``pre_dump``/``post_dump``; load hooks do not
+matter), a field type not listed in :data:`CONVERTERS` or a field class that
+overrides ``_serialize`` is dumped by marshmallow itself, unchanged.
 
 Values are read as marshmallow reads them: ``obj[name]`` for a mapping,
 ``getattr(obj, name)`` otherwise; a missing value leaves the key out.
@@ -73,7 +73,7 @@ def compile_dumper(schema: ma.Schema) -> Callable[[Any], dict] | None:
     """A function ``obj -> dict`` equal to ``schema.dump(obj)`` for one object
     (``many`` aside), or None when the schema cannot be compiled (see the module
     docstring)."""
-    if any(schema._hooks.values()):
+    if any(schema._hooks.get(tag) for tag in ("pre_dump", "post_dump")):
         return None
     plan = []
     for name, field in schema.dump_fields.items():

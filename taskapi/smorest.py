@@ -74,6 +74,15 @@ class ErrorSchema(ma.Schema):
             "list of messages"
         },
     )
+    detail = ma.fields.String(
+        metadata={
+            "description": "Routes of the original contract only (`/`, `/health`, `/docs`, "
+            "`/api/auth/*`, `/api/{user_id}/tasks...`), where clients read FastAPI's "
+            "`detail`: `message`, or for a validation error its first field error, as "
+            "`field: message`",
+            "example": "password: Length must be between 8 and 128.",
+        },
+    )
 
 
 IF_MATCH_HEADER = {

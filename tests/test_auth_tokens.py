@@ -239,6 +239,7 @@ def test_login_prunes_the_users_expired_token_rows(app, client, user):
             IssuedToken(
                 jti=expired_jti, token_type="refresh", user_id=user.id,
                 issued_at=now - timedelta(days=31), expires_at=now - timedelta(days=1),
+                session_id=expired_jti,
             )
         )
         db.session.commit()

@@ -274,6 +274,7 @@ def test_tokens_prune_removes_only_expired_rows(app, runner, client, user):
                 IssuedToken(
                     jti=f"prune-test-{n}", token_type="access", user_id=user.id,
                     issued_at=now - timedelta(days=2), expires_at=expires_at,
+                    session_id=f"prune-test-{n}",
                 )
             )
         db.session.commit()

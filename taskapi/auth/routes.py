@@ -21,12 +21,13 @@ from taskapi.auth.schemas import (
     LogoutSchema,
     MeSchema,
     MeUpdateSchema,
+    PasswordChangeSchema,
     RegisterSchema,
     TokenSchema,
     UserSchema,
 )
 from taskapi.extensions import db
-from taskapi.models import User
+from taskapi.models import User, utcnow
 from taskapi.ratelimits import auth_limits
 from taskapi.smorest import Blueprint, bearer_auth
 
@@ -89,18 +90,30 @@ def authenticate(email: str, password: str) -> User:
     return user
 
 
-def rotate_refresh_token() -> dict:
-    """Spend the current refresh token and issue a new pair; 401 on reuse."""
-    claims = get_jwt()
+def refresh_session() -> dict:
+    """Spend the request's refresh token and issue a new pair of its session
+    (:func:`taskapi.auth.tokens.rotate_refresh_token`); 401 on reuse."""
     user = current_user
-    if not tokens.revoke_token(claims["jti"], "rotated"):
-        # Lost a race with another use of the same refresh token.
-        tokens.handle_refresh_reuse(user.id, claims["jti"])
-        abort(401, message="The token has been revoked.")
-    issued = tokens.issue_tokens(user)
+    issued = tokens.rotate_refresh_token(user, get_jwt()["jti"], tokens.current_session())
     db.session.commit()
     log.info("tokens refreshed: user_id=%s", user.id)
     return issued
+
+
+def end_session(refresh_token: str | None = None) -> None:
+    """Log out: revoke every token of the request's session, and of the session
+    of ``refresh_token`` if one is given (422 unless it is a refresh token of
+    this account). Commits."""
+    user_id = current_user.id
+    other = None
+    if refresh_token:
+        other = tokens.session_of(user_id, _own_refresh_jti(refresh_token))
+    session_id = tokens.current_session()
+    count = tokens.revoke_session(user_id, session_id, "logout")
+    if other is not None and other != session_id:
+        count += tokens.revoke_session(user_id, other, "logout")
+    db.session.commit()
+    log.info("logout: user_id=%s revoked=%s", user_id, count)
 
 
 @blp.route("/register")
@@ -156,7 +169,7 @@ class Refresh(MethodView):
         revoked by this call (rotation); presenting it again revokes every token
         of the account (reuse detection).
         """
-        return rotate_refresh_token()
+        return refresh_session()
 
 
 @blp.route("/logout")
@@ -168,21 +181,84 @@ class Logout(MethodView):
     @blp.response(204)
     @auth_doc
     def post(self, data):
-        """Log out: revoke the access token (and a refresh token if given)
+        """Log out: end the session
 
-        The access token in `Authorization` is revoked at once; send
-        `{"refresh_token": ...}` to revoke that one too, otherwise it stays
-        usable until it expires or is used. A refresh token of another account
-        is a 422 and nothing is revoked.
+        Revokes, at once, the access token in `Authorization` and every token
+        of its session: the refresh token issued with it and those refreshed
+        from it. `{"refresh_token": ...}` is optional; when sent, that token's
+        session ends too. A refresh token of another account is a 422 and
+        nothing is revoked. Other sessions (other devices) stay logged in: see
+        `logout-all`.
         """
-        refresh_jti = None
-        if data.get("refresh_token"):
-            refresh_jti = _own_refresh_jti(data["refresh_token"])
-        tokens.revoke_token(get_jwt()["jti"], "logout")
-        if refresh_jti:
-            tokens.revoke_token(refresh_jti, "logout")
+        end_session(data.get("refresh_token"))
+
+
+@blp.route("/logout-all")
+class LogoutAll(MethodView):
+    decorators = [jwt_required()]
+
+    @blp.doc(operationId="logOutEverywhere")
+    @blp.arguments(EmptySchema, required=False)
+    @blp.response(204)
+    @auth_doc
+    def post(self, _data):
+        """Log out of every session
+
+        Revokes every access and refresh token of the account, this request's
+        included: every device has to log in again.
+        """
+        user_id = current_user.id
+        count = tokens.revoke_all_tokens(user_id, "logout_all")
         db.session.commit()
-        log.info("logout: user_id=%s", current_user.id)
+        log.info("logout everywhere: user_id=%s revoked=%s", user_id, count)
+
+
+@blp.route("/password")
+class Password(MethodView):
+    decorators = [auth_limits, jwt_required()]
+
+    @blp.doc(operationId="changePassword")
+    @blp.arguments(PasswordChangeSchema)
+    @blp.response(204)
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    @auth_doc
+    def post(self, data):
+        """Change the password
+
+        `current_password` must be right (else 401, and nothing changes);
+        `new_password` follows the rules of registration (8-128 characters,
+        NIST SP 800-63B section 5.1.1) and must differ from the current one.
+        The new one is hashed with argon2id. Every other session of the
+        account is revoked (OWASP Session Management Cheat Sheet: renew
+        sessions after a password change); this one stays logged in.
+        Rate limited like login.
+        """
+        change_password(data["current_password"], data["new_password"])
+
+
+def change_password(current_password: str, new_password: str) -> None:
+    """Check ``current_password`` of the request's user (401 when wrong), store
+    the argon2 hash of ``new_password`` and revoke every other session. Commits."""
+    user = tokens.current_account()
+    user_id, password_hash = user.id, user.password_hash
+    db.session.commit()  # no transaction (SQLite: no lock) across the slow hashing
+    if not verify_password(password_hash, current_password):
+        log.warning("password change refused: user_id=%s reason=wrong password", user_id)
+        abort(401, message="The current password is wrong.")
+    new_hash = hash_password(new_password)
+    # Compare-and-set: of two concurrent changes from the same password, one wins.
+    changed = db.session.execute(
+        sa.update(User)
+        .where(User.id == user_id, User.password_hash == password_hash)
+        .values(password_hash=new_hash, updated_at=utcnow())
+    ).rowcount
+    if changed != 1:
+        db.session.rollback()
+        abort(409, message="The password was changed by another request; log in again.")
+    count = tokens.revoke_all_tokens(user_id, "password_changed",
+                                     except_session=tokens.current_session())
+    db.session.commit()
+    log.info("password changed: user_id=%s revoked=%s", user_id, count)
 
 
 def _own_refresh_jti(encoded: str) -> str:

@@ -21,13 +21,9 @@ REFRESH_TOKEN_EXAMPLE = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
                          "eyJzdWIiOiIxIiwidHlwZSI6InJlZnJlc2gifQ.c2lnbmF0dXJl")
 
 
-class RegisterSchema(ma.Schema):
-    email = TrimmedString(
-        required=True, min_length=3, max_length=255, lower=True,
-        validate=ma.validate.Email(error="Not a valid email address."),
-        metadata={"example": "ada@example.com", "format": "email"},
-    )
-    password = ma.fields.String(
+def new_password_field() -> ma.fields.String:
+    """A password being chosen: 8-128 characters, no control characters."""
+    return ma.fields.String(
         required=True, load_only=True,
         validate=[
             ma.validate.Length(min=PASSWORD_MIN, max=PASSWORD_MAX),
@@ -36,6 +32,24 @@ class RegisterSchema(ma.Schema):
         metadata={"example": "correct horse battery", "format": "password",
                   "pattern": NO_CONTROL.pattern},
     )
+
+
+def current_password_field() -> ma.fields.String:
+    """A password being checked: 1-128 characters (longer ones are never valid)."""
+    return ma.fields.String(
+        required=True, load_only=True,
+        validate=ma.validate.Length(min=1, max=PASSWORD_MAX),
+        metadata={"format": "password", "example": "correct horse battery"},
+    )
+
+
+class RegisterSchema(ma.Schema):
+    email = TrimmedString(
+        required=True, min_length=3, max_length=255, lower=True,
+        validate=ma.validate.Email(error="Not a valid email address."),
+        metadata={"example": "ada@example.com", "format": "email"},
+    )
+    password = new_password_field()
     name = TrimmedString(
         required=True, min_length=1, max_length=255, metadata={"example": "Ada Lovelace"}
     )
@@ -46,11 +60,7 @@ class LoginSchema(ma.Schema):
         required=True, min_length=1, max_length=255, lower=True,
         metadata={"example": "ada@example.com"},
     )
-    password = ma.fields.String(
-        required=True, load_only=True,
-        validate=ma.validate.Length(min=1, max=PASSWORD_MAX),
-        metadata={"format": "password", "example": "correct horse battery"},
-    )
+    password = current_password_field()
 
 
 class EmptySchema(ma.Schema):
@@ -63,6 +73,20 @@ class LogoutSchema(ma.Schema):
         metadata={"description": "Also revoke this refresh token (optional).",
                   "example": REFRESH_TOKEN_EXAMPLE},
     )
+
+
+class PasswordChangeSchema(ma.Schema):
+    """``{"current_password", "new_password"}``; the new one follows the rules of
+    registration and must differ from the current one."""
+
+    current_password = current_password_field()
+    new_password = new_password_field()
+
+    @ma.validates_schema
+    def _differs(self, data, **_kwargs):
+        if data.get("current_password") == data.get("new_password"):
+            raise ma.ValidationError("Must differ from the current password.",
+                                     "new_password")
 
 
 class UserSchema(ma.Schema):

@@ -5,10 +5,16 @@ is accepted only while its row exists, is not revoked, and its user exists and
 is active. That one indexed lookup per request (token joined with user) makes
 revocation hold across gunicorn workers and restarts.
 
+Sessions: the tokens of one login or registration, and every pair refreshed
+from them, share a ``session_id`` (a token family). Logout revokes the whole
+session; logout-all and a password change revoke several.
+
 Refresh tokens are single-use (rotation): using one revokes it with reason
 ``rotated``. Presenting a rotated refresh token again is treated as theft and
-revokes every token of the user (reuse detection, OAuth 2.0 Security BCP,
-RFC 9700 section 4.14.2). Error responses are 401 with ``WWW-Authenticate:
+revokes its whole session (reuse detection, OAuth 2.0 Security BCP, RFC 9700
+section 4.14.2: "revoke the active refresh token" of the family) — except
+within ``JWT_REFRESH_REUSE_WINDOW`` seconds of the rotation, see
+:func:`rotate_refresh_token`. Error responses are 401 with ``WWW-Authenticate:
 Bearer`` (RFC 6750 section 3) in the one error shape.
 """
 
@@ -37,14 +43,16 @@ def _seconds(name: str) -> int:
     return int(value.total_seconds()) if isinstance(value, timedelta) else int(value)
 
 
-def issue_tokens(user: User) -> dict:
-    """Create and record an access and a refresh token for ``user``.
+def issue_tokens(user: User, session_id: str | None = None) -> dict:
+    """Create and record an access and a refresh token for ``user``, in the
+    session ``session_id`` (a refresh) or in a new session (None: a login).
 
     Returns ``{"access_token", "refresh_token", "token_type": "Bearer",
     "expires_in"}`` (``expires_in`` in seconds, RFC 6749 section 5.1). The
     user's expired token rows are pruned on the way. The caller commits.
     """
     now = utcnow()
+    session_id = session_id or str(uuid.uuid4())
     db.session.execute(
         sa.delete(IssuedToken).where(
             IssuedToken.user_id == user.id, IssuedToken.expires_at < now
@@ -72,6 +80,7 @@ def issue_tokens(user: User) -> dict:
                 user_id=user.id,
                 issued_at=now,
                 expires_at=datetime.fromtimestamp(exp, UTC),
+                session_id=session_id,
             )
         )
     return {
@@ -96,14 +105,42 @@ def revoke_token(jti: str, reason: str) -> bool:
     return result.rowcount == 1
 
 
-def revoke_all_tokens(user_id: int, reason: str) -> int:
-    """Revoke every live token of a user; returns how many. The caller commits."""
-    result = db.session.execute(
+def revoke_all_tokens(user_id: int, reason: str, *, except_session: str | None = None) -> int:
+    """Revoke every live token of a user, of every session but ``except_session``
+    if given; returns how many. The caller commits."""
+    statement = (
         sa.update(IssuedToken)
         .where(IssuedToken.user_id == user_id, IssuedToken.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoke_reason=reason)
     )
+    if except_session is not None:
+        statement = statement.where(IssuedToken.session_id != except_session)
+    return db.session.execute(statement).rowcount
+
+
+def revoke_session(user_id: int, session_id: str, reason: str) -> int:
+    """Revoke every live token of one session of ``user_id``; returns how many.
+    The caller commits."""
+    result = db.session.execute(
+        sa.update(IssuedToken)
+        .where(IssuedToken.user_id == user_id, IssuedToken.session_id == session_id,
+               IssuedToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoke_reason=reason)
+    )
     return result.rowcount
+
+
+def session_of(user_id: int, jti: str) -> str | None:
+    """The ``session_id`` of the token ``jti`` of ``user_id``, or None."""
+    return db.session.scalar(
+        sa.select(IssuedToken.session_id)
+        .where(IssuedToken.jti == jti, IssuedToken.user_id == user_id)
+    )
+
+
+def current_session() -> str:
+    """The ``session_id`` of the request's token (read by the token check)."""
+    return g.token_session_id
 
 
 def prune_expired_tokens() -> int:
@@ -114,13 +151,72 @@ def prune_expired_tokens() -> int:
     return result.rowcount
 
 
-def handle_refresh_reuse(user_id: int, jti: str) -> None:
-    """A rotated refresh token came back: revoke all the user's tokens, commit."""
-    count = revoke_all_tokens(user_id, "reuse")
+def handle_refresh_reuse(user_id: int, session_id: str, jti: str) -> None:
+    """A rotated refresh token came back after the reuse window: revoke its whole
+    session, commit."""
+    count = revoke_session(user_id, session_id, "reuse")
     db.session.commit()
-    log.warning(
-        "refresh token reuse detected: user_id=%s jti=%s revoked=%s", user_id, jti, count
-    )
+    log.warning("refresh token reuse detected: user_id=%s jti=%s session=%s revoked=%s",
+                user_id, jti, session_id, count)
+
+
+def _reuse_window() -> timedelta:
+    return timedelta(seconds=current_app.config["JWT_REFRESH_REUSE_WINDOW"])
+
+
+def _within_reuse_window(revoked_at: datetime | None, reason: str | None) -> bool:
+    """Whether a refresh token revoked at ``revoked_at`` for ``reason`` may still be
+    presented: it was rotated (not logged out or revoked for reuse), at most
+    ``JWT_REFRESH_REUSE_WINDOW`` seconds ago."""
+    window = _reuse_window()
+    return (reason == "rotated" and revoked_at is not None and window > timedelta(0)
+            and utcnow() - revoked_at <= window)
+
+
+def _session_live(session_id: str) -> bool:
+    """Whether ``session_id`` still holds a live refresh token (not logged out,
+    not revoked for reuse, not expired)."""
+    return db.session.scalar(
+        sa.select(sa.literal(True)).where(
+            IssuedToken.session_id == session_id, IssuedToken.token_type == "refresh",
+            IssuedToken.revoked_at.is_(None), IssuedToken.expires_at > utcnow(),
+        ).limit(1)
+    ) is not None
+
+
+def rotate_refresh_token(user: User | TokenUser, jti: str, session_id: str) -> dict:
+    """Spend the refresh token ``jti`` of ``user`` and issue a new pair of the same
+    session (the :func:`issue_tokens` dict); the caller commits.
+
+    The token is revoked with a compare-and-set (:func:`revoke_token`). When it
+    was rotated already, by a concurrent refresh of the same client (a web page
+    whose parallel calls all hit one expired access token) or by a client that
+    did not store the answer, and that was at most ``JWT_REFRESH_REUSE_WINDOW``
+    seconds ago (Auth0's "reuse interval", Okta's "grace period for token
+    rotation"), the caller gets a *new* pair of the same session. Not the pair
+    of the first rotation: tokens themselves are never stored (only their
+    ``jti``), so that pair cannot be sent again. Nor is that pair superseded:
+    every pair handed out within the window keeps working, because each of the
+    concurrent callers retries its own request with the pair it got. Each new
+    refresh token is single use again. The grace ends with the session: after
+    a logout, or a reuse revocation, the same token is a 401.
+
+    After the window the token is reuse (RFC 9700 section 4.14.2): the whole
+    session is revoked and 401 raised.
+    """
+    if not revoke_token(jti, "rotated"):
+        revoked_at, reason = db.session.execute(
+            sa.select(IssuedToken.revoked_at, IssuedToken.revoke_reason)
+            .where(IssuedToken.jti == jti)
+        ).one_or_none() or (None, None)
+        if not _within_reuse_window(revoked_at, reason) or not _session_live(session_id):
+            if reason == "rotated" and not _within_reuse_window(revoked_at, reason):
+                handle_refresh_reuse(user.id, session_id, jti)
+            else:
+                db.session.rollback()
+            abort(401, message="The token has been revoked.")
+        log.info("refresh within the reuse window: user_id=%s jti=%s", user.id, jti)
+    return issue_tokens(user, session_id)
 
 
 def init_jwt(app: Flask) -> None:
@@ -175,8 +271,8 @@ _TOKENS, _USERS = IssuedToken.__table__, User.__table__
 #: SELECT, built once, so SQLAlchemy's compiled cache serves it.
 _TOKEN_WITH_USER = (
     sa.select(_TOKENS.c.user_id, _TOKENS.c.token_type, _TOKENS.c.revoked_at,
-              _TOKENS.c.revoke_reason, _USERS.c.is_active, _USERS.c.timezone,
-              _USERS.c.data_version)
+              _TOKENS.c.revoke_reason, _TOKENS.c.session_id, _USERS.c.is_active,
+              _USERS.c.timezone, _USERS.c.data_version)
     .join(_USERS, _USERS.c.id == _TOKENS.c.user_id)
     .where(_TOKENS.c.jti == sa.bindparam("jti"))
 )
@@ -201,17 +297,21 @@ def _is_revoked(_header: dict, payload: dict) -> bool:
         row = db.session.connection().execute(_TOKEN_WITH_USER, {"jti": jti}).first()
     if row is None:
         return True
-    (token_user_id, token_type, revoked_at, revoke_reason, is_active, timezone,
+    (token_user_id, token_type, revoked_at, revoke_reason, session_id, is_active, timezone,
      data_version) = row
     if token_user_id != user_id or token_type != payload.get("type"):
         return True
-    if revoked_at is not None:
-        if token_type == "refresh" and revoke_reason == "rotated":
-            handle_refresh_reuse(user_id, jti)
-        return True
     if not is_active:
         return True
+    if revoked_at is not None:
+        if token_type != "refresh" or revoke_reason != "rotated":
+            return True
+        if not _within_reuse_window(revoked_at, revoke_reason):
+            handle_refresh_reuse(user_id, session_id, jti)
+            return True
+        # Rotated moments ago: the refresh route decides (rotate_refresh_token).
     g.current_token_user = TokenUser(user_id, timezone, data_version)
+    g.token_session_id = session_id
     g.user_id = user_id
     return False
 

@@ -1,4 +1,9 @@
-"""Routes of the Phase II contract, delegating to the v1 auth and tasks code."""
+"""Routes of the Phase II contract, delegating to the v1 auth and tasks code.
+
+What differs from v1, as the original backend did it: bodies are lenient
+(:mod:`taskapi.compat.schemas`), error bodies carry ``detail``
+(:func:`taskapi.errors.error_response`), lists are in creation order.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,20 @@ import functools
 
 from flask import current_app, redirect, request, url_for
 from flask.views import MethodView
-from flask_jwt_extended import current_user, get_jwt, jwt_required
+from flask_jwt_extended import current_user, jwt_required
 from flask_smorest import abort
 
 from taskapi import __version__
 from taskapi.auth import tokens
-from taskapi.auth.routes import authenticate, register_user, rotate_refresh_token
-from taskapi.auth.schemas import EmptySchema, LoginSchema, RegisterSchema
+from taskapi.auth.routes import authenticate, end_session, refresh_session, register_user
 from taskapi.compat.schemas import (
     CompatAuthSchema,
     CompatCompleteSchema,
+    CompatListArgsSchema,
+    CompatLoginSchema,
+    CompatLogoutSchema,
     CompatRefreshSchema,
+    CompatRegisterSchema,
     CompatTaskSchema,
     CompatTaskUpdateSchema,
     HealthSchema,
@@ -26,7 +34,7 @@ from taskapi.extensions import db
 from taskapi.ratelimits import auth_limits
 from taskapi.smorest import Blueprint, bearer_auth, created_links
 from taskapi.tasks import queries
-from taskapi.tasks.listing import LIST_ARGS, LIST_ETAG_HEADER, list_page
+from taskapi.tasks.listing import LIST_ETAG_HEADER, list_page
 from taskapi.tasks.page_cache import cached_list
 from taskapi.tasks.service import complete_task, create_task, delete_task, update_task
 
@@ -43,6 +51,7 @@ TASK_ID = "<int(min=1, max=2147483647):task_id>"
 MAX_LIST = 1000
 
 UPDATE_SCHEMA = CompatTaskUpdateSchema(partial=True)
+LIST_ARGS = CompatListArgsSchema()
 
 
 def path_user_required(view):
@@ -104,7 +113,7 @@ class Register(MethodView):
     decorators = [auth_limits]
 
     @blp.doc(operationId="compatRegister", security=[])
-    @blp.arguments(RegisterSchema)
+    @blp.arguments(CompatRegisterSchema)
     @blp.response(201, CompatAuthSchema)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, data):
@@ -124,7 +133,7 @@ class Login(MethodView):
     decorators = [auth_limits]
 
     @blp.doc(operationId="compatLogIn", security=[])
-    @blp.arguments(LoginSchema)
+    @blp.arguments(CompatLoginSchema)
     @blp.response(200, CompatAuthSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
     def post(self, data):
@@ -150,11 +159,14 @@ class Refresh(MethodView):
     def post(self, _data):
         """Exchange a refresh token (body or bearer header) for a new pair
 
-        The refresh token is spent (rotation); presenting it again revokes
-        every token of the account.
+        The refresh token is spent (rotation). Presented again within
+        `JWT_REFRESH_REUSE_WINDOW` seconds (default 30: parallel calls of one
+        page that all met an expired access token), it gets another new pair
+        of the same session; later, it counts as reuse and the whole session
+        is revoked.
         """
         user = tokens.current_account()  # before the commit: no second transaction
-        return auth_payload(user, rotate_refresh_token())
+        return auth_payload(user, refresh_session())
 
 
 @blp.route("/api/auth/logout", tags=[TAG])
@@ -162,16 +174,17 @@ class Logout(MethodView):
     decorators = [jwt_required()]
 
     @blp.doc(operationId="compatLogOut")
-    @blp.arguments(EmptySchema, required=False)
+    @blp.arguments(CompatLogoutSchema, required=False)
     @blp.response(200, MessageSchema)
     @auth_doc
-    def post(self, _data):
-        """Log out: the access token is revoked
+    def post(self, data):
+        """Log out: the session ends
 
-        The body, if any, must be empty (`{}`).
+        The access token and every token of its session (the refresh token
+        issued with it, those refreshed from it) are revoked, with or without
+        a body; a `refresh_token` in the body ends that token's session too.
         """
-        tokens.revoke_token(get_jwt()["jti"], "logout")
-        db.session.commit()
+        end_session(data.get("refresh_token"))
         return {"message": "Successfully logged out"}
 
 
@@ -188,10 +201,12 @@ class Tasks(MethodView):
     @blp.alt_response(403, response="FORBIDDEN")
     @auth_doc
     def get(self, args, user_id, pagination_parameters):
-        """List the user's tasks, newest first
+        """List the user's tasks, in creation order
 
-        Without `page_size` every task is returned, up to `COMPAT_LIST_CAP`
-        (default 1000); `X-Pagination` tells whether the cap cut the list.
+        Oldest first (`id` ascending), as the original backend listed them;
+        `sort` picks another order. Without `page_size` every task is
+        returned, up to `COMPAT_LIST_CAP` (default 1000); `X-Pagination`
+        tells whether the cap cut the list.
         """
         if "page_size" not in request.args:
             pagination_parameters.page_size = current_app.config["COMPAT_LIST_CAP"]
@@ -207,8 +222,11 @@ class Tasks(MethodView):
     def post(self, data, user_id):
         """Create a task
 
-        `due_date` takes a date (`YYYY-MM-DD`) or an ISO 8601 datetime. 403
-        when `user_id` is not the token's user.
+        `due_date` (or `dueDate`) takes a date (`YYYY-MM-DD`) or an ISO 8601
+        datetime. As in the original backend, fields the contract does not
+        know, and read-only ones (`id`, `user_id`, `created_at`...), are
+        ignored; wrong types and bad values are a 422. 403 when `user_id` is
+        not the token's user.
         """
         return create_task(user_id, data)
 
@@ -238,7 +256,9 @@ class TaskById(MethodView):
     def put(self, data, user_id, task_id):
         """Update a task (every field optional)
 
-        In this contract PUT changes only the fields sent.
+        In this contract PUT changes only the fields sent; unknown and
+        read-only fields are ignored, `dueDate` is an alias of `due_date`
+        (which wins when both are sent).
         """
         return update_task(queries.get_task_or_404(user_id, task_id, for_update=True), data)
 

@@ -32,6 +32,11 @@ from flask_jwt_extended import current_user
 
 from taskapi.extensions import cache
 
+#: Part of every key: bump it when a release changes what a list page holds (its
+#: fields, its default order), so that no ETag or kept page of the previous
+#: release matches. 2: the original contract's lists gained ``dueDate`` and
+#: creation order.
+PAGE_FORMAT = 2
 #: Headers of a list page that are kept with its body.
 KEPT_HEADERS = ("X-Pagination", "X-Next-Cursor", "Link", "ETag")
 
@@ -44,7 +49,7 @@ def list_etag(endpoint: str) -> str | None:
     user = current_user
     # The raw query string: escaping and the order of repeated values intact.
     query = request.query_string.decode("latin-1")
-    key = (f"{endpoint}\n{user.id}\n{user.data_version}\n{user.timezone}\n"
+    key = (f"{PAGE_FORMAT}\n{endpoint}\n{user.id}\n{user.data_version}\n{user.timezone}\n"
            f"{request.base_url}\n{query}")
     return hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()  # noqa: S324 (a key, not a secret)
 
