@@ -327,12 +327,24 @@ def test_revoked_token_use_logs_a_warning(client, user, taskapi_logs):
 
 
 def test_refresh_reuse_logs_a_warning(client, user, taskapi_logs):
+    client.application.config["JWT_REFRESH_REUSE_WINDOW"] = 0  # any second use is reuse
     assert refresh(client, user.refresh_token).status_code == 200
     taskapi_logs.clear()
 
     assert_unauthorized(refresh(client, user.refresh_token))
 
     assert any("reuse" in r.getMessage().lower() for r in auth_warnings(taskapi_logs))
+
+
+def test_refresh_within_the_reuse_window_logs_no_warning(client, user, taskapi_logs):
+    assert refresh(client, user.refresh_token).status_code == 200
+    taskapi_logs.clear()
+
+    assert refresh(client, user.refresh_token).status_code == 200
+
+    assert not auth_warnings(taskapi_logs)
+    assert any("reuse window" in r.getMessage() for r in taskapi_logs.records
+               if r.name == "taskapi.auth")
 
 
 def test_no_log_record_contains_a_password_or_token(client, taskapi_logs):
@@ -344,7 +356,9 @@ def test_no_log_record_contains_a_password_or_token(client, taskapi_logs):
     first = login(client, "ada@example.com").get_json()
     me(client, first["access_token"])
     second = refresh(client, first["refresh_token"]).get_json()
-    refresh(client, first["refresh_token"])  # reuse: revokes everything
+    again = refresh(client, first["refresh_token"]).get_json()  # within the reuse window
+    client.application.config["JWT_REFRESH_REUSE_WINDOW"] = 0
+    refresh(client, first["refresh_token"])  # reuse: revokes the session
     me(client, second["access_token"])  # revoked
     third = login(client, "ada@example.com").get_json()
     logout(client, third["access_token"], json={"refresh_token": "not-a-token"})
@@ -353,7 +367,7 @@ def test_no_log_record_contains_a_password_or_token(client, taskapi_logs):
     header, payload, signature = first["access_token"].split(".")
     me(client, f"{header}.{payload}x.{signature}")
     me(client, "garbage-token-value")
-    for pair in (first, second, third):
+    for pair in (first, second, again, third):
         for token in (pair["access_token"], pair["refresh_token"]):
             secrets.add(token)
             secrets.update(token.split(".")[1:])  # payload and signature parts

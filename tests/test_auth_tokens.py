@@ -1,5 +1,6 @@
 """Auth tokens: refresh rotation, reuse detection, logout, account state, token
-rows, and rejected tokens.
+rows, and rejected tokens. Sessions (logout of a session, logout-all, password
+change) and the refresh reuse window in detail: ``test_sessions.py``.
 
 Every rejection is a 401 in the one error shape with a ``WWW-Authenticate:
 Bearer`` challenge (RFC 6750 section 3). Shared helpers live in ``test_auth.py``.
@@ -75,13 +76,44 @@ def test_refresh_returns_a_new_working_pair(app, client, user):
     assert row_by_jti(app, new_refresh["jti"]).token_type == "refresh"
 
 
-def test_rotated_refresh_token_is_rejected(client, user):
+def age_rotation(app, token: str, seconds: float) -> None:
+    """Move the ``revoked_at`` of ``token``'s row ``seconds`` into the past."""
+    with app.app_context():
+        row = db.session.scalars(
+            sa.select(IssuedToken).where(IssuedToken.jti == claims_of(token)["jti"])
+        ).one()
+        row.revoked_at -= timedelta(seconds=seconds)
+        db.session.commit()
+
+
+def test_rotated_refresh_token_within_the_reuse_window_gets_a_new_pair(app, client, user):
+    first = refresh(client, user.refresh_token)
+    assert first.status_code == 200
+
+    again = refresh(client, user.refresh_token)
+
+    assert again.status_code == 200, again.get_json()
+    assert set(again.get_json()) == TOKEN_KEYS
+    assert again.get_json()["refresh_token"] != first.get_json()["refresh_token"]
+    for pair in (first.get_json(), again.get_json()):
+        assert me(client, pair["access_token"]).status_code == 200
+    assert row_by_jti(app, claims_of(user.refresh_token)["jti"]).revoke_reason == "rotated"
+
+
+@pytest.mark.parametrize("aged", ["window-0", "aged-past-the-window"])
+def test_rotated_refresh_token_after_the_reuse_window_is_rejected(app, client, user, aged):
+    if aged == "window-0":
+        app.config["JWT_REFRESH_REUSE_WINDOW"] = 0
     assert refresh(client, user.refresh_token).status_code == 200
+    if aged != "window-0":
+        age_rotation(app, user.refresh_token, app.config["JWT_REFRESH_REUSE_WINDOW"] + 1)
 
     assert_unauthorized(refresh(client, user.refresh_token))
 
 
-def test_refresh_token_reuse_revokes_every_token_of_the_user(app, client, user, other_user):
+def test_refresh_token_reuse_revokes_its_session_only(app, client, user, other_user):
+    app.config["JWT_REFRESH_REUSE_WINDOW"] = 0
+    second_session = login(client, user.email).get_json()
     newest = refresh(client, user.refresh_token).get_json()
     assert me(client, newest["access_token"]).status_code == 200
 
@@ -90,9 +122,16 @@ def test_refresh_token_reuse_revokes_every_token_of_the_user(app, client, user, 
     assert_unauthorized(me(client, newest["access_token"]))
     assert_unauthorized(refresh(client, newest["refresh_token"]))
     assert_unauthorized(me(client, user.access_token))
-    rows = token_rows(app, user.id)
+    session_id = row_by_jti(app, claims_of(user.refresh_token)["jti"]).session_id
+    rows = [row for row in token_rows(app, user.id) if row.session_id == session_id]
     assert len(rows) == 4
     assert all(row.revoked_at is not None for row in rows)
+    assert sorted(row.revoke_reason for row in rows) == ["reuse", "reuse", "reuse", "rotated"]
+    # The user's other session is not affected.
+    others = [row for row in token_rows(app, user.id) if row.session_id != session_id]
+    assert len(others) == 2 and all(row.revoked_at is None for row in others)
+    assert me(client, second_session["access_token"]).status_code == 200
+    assert refresh(client, second_session["refresh_token"]).status_code == 200
     # Another account is not affected.
     assert me(client, other_user.access_token).status_code == 200
     assert all(row.revoked_at is None for row in token_rows(app, other_user.id))

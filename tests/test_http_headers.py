@@ -5,8 +5,8 @@
   hold tokens), error responses included.
 - ``Strict-Transport-Security`` only with ``HSTS = True``, ``max-age`` from
   ``HSTS_MAX_AGE``.
-- CORS on ``/api/*`` for ``CORS_ORIGINS`` (default: http://localhost:3000 in
-  development, none in production); no credentials.
+- CORS on ``/api/*`` for ``CORS_ORIGINS`` (default: http://localhost:3000 and
+  http://127.0.0.1:3000 in development, none in production); no credentials.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from taskapi import create_app
-from taskapi.config import ConfigurationError
+from taskapi.config import DEV_CORS_ORIGINS, ConfigurationError
 from taskapi.security import CORS_MAX_AGE
 from tests.conftest import FAST_HASHING
 from tests.helpers import TEST_SECRETS, assert_error, auth_headers, create_task
@@ -22,6 +22,7 @@ from tests.helpers import TEST_SECRETS, assert_error, auth_headers, create_task
 TASKS = "/api/v1/tasks"
 AUTH = "/api/v1/auth"
 DEV_ORIGIN = "http://localhost:3000"
+DEV_IP_ORIGIN = "http://127.0.0.1:3000"  # the same development server, by address
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 EXPOSED = ("ETag", "Link", "X-Pagination", "X-Next-Cursor", "Retry-After", "X-Request-ID")
 PREFLIGHT = {
@@ -312,14 +313,20 @@ def test_bad_hsts_settings_are_refused(tmp_path, settings):
 # --- CORS: the default development app -----------------------------------------------
 
 
-def test_preflight_from_the_dev_origin(app, client):
-    assert app.config["CORS_ORIGINS"] == [DEV_ORIGIN]
+def test_default_dev_origins():
+    assert DEV_CORS_ORIGINS == (DEV_ORIGIN, DEV_IP_ORIGIN)
 
-    response = preflight(client)
+
+@pytest.mark.parametrize("origin", [DEV_ORIGIN, DEV_IP_ORIGIN])
+def test_preflight_from_the_dev_origin(app, client, origin):
+    assert app.config["CORS_ORIGINS"] == [DEV_ORIGIN, DEV_IP_ORIGIN]
+
+    response = preflight(client, origin=origin)
 
     assert response.status_code == 200
     assert response.get_data() == b""
-    assert response.headers["Access-Control-Allow-Origin"] == DEV_ORIGIN
+    assert response.headers["Access-Control-Allow-Origin"] == origin
+    assert "origin" in header_set(response.headers.get("Vary"))
     methods = header_set(response.headers["Access-Control-Allow-Methods"])
     assert {"get", "post", "put", "patch", "delete"} <= methods
     assert header_set(response.headers["Access-Control-Allow-Headers"]) >= {
@@ -367,12 +374,22 @@ def test_actual_request_exposes_the_client_headers(client, user):
     assert_security_headers(response)
 
 
-def test_error_responses_carry_cors_headers(client):
+@pytest.mark.parametrize("origin", [DEV_ORIGIN, DEV_IP_ORIGIN])
+def test_actual_request_from_either_dev_origin(client, user, origin):
+    response = client.post(f"{AUTH}/refresh", headers={**auth_headers(user.refresh_token),
+                                                       "Origin": origin})
+
+    assert response.status_code == 200, response.get_json()
+    assert response.headers["Access-Control-Allow-Origin"] == origin
+
+
+@pytest.mark.parametrize("origin", [DEV_ORIGIN, DEV_IP_ORIGIN])
+def test_error_responses_carry_cors_headers(client, origin):
     """A browser can read a 401 only if it carries Access-Control-Allow-Origin."""
-    response = client.get(TASKS, headers={"Origin": DEV_ORIGIN})
+    response = client.get(TASKS, headers={"Origin": origin})
 
     assert_error(response, 401)
-    assert response.headers["Access-Control-Allow-Origin"] == DEV_ORIGIN
+    assert response.headers["Access-Control-Allow-Origin"] == origin
 
 
 @pytest.mark.parametrize("origin", [
@@ -380,6 +397,10 @@ def test_error_responses_carry_cors_headers(client):
     "http://localhost:3001",
     "https://localhost:3000",
     "http://localhost:3000.evil.example",
+    "http://127.0.0.1:3001",
+    "https://127.0.0.1:3000",
+    "http://127.0.0.2:3000",
+    "http://[::1]:3000",
     "null",
 ])
 def test_origin_not_in_the_list_gets_no_cors_headers(client, user, origin):
@@ -416,7 +437,8 @@ class TestOriginsAsString:
             response = preflight(client, origin=origin)
             assert response.headers["Access-Control-Allow-Origin"] == origin
             assert "origin" in header_set(response.headers.get("Vary"))
-        for origin in (DEV_ORIGIN, "https://app.example.com.evil.net", "https://example.com"):
+        for origin in (DEV_ORIGIN, DEV_IP_ORIGIN, "https://app.example.com.evil.net",
+                       "https://example.com"):
             response = preflight(client, origin=origin)
             assert "Access-Control-Allow-Origin" not in response.headers
 
@@ -429,10 +451,11 @@ class TestOriginsAsList:
     def test_list_replaces_the_default(self, app, client):
         assert app.config["CORS_ORIGINS"] == ["https://app.example.com"]
         allowed = client.get(TASKS, headers={"Origin": "https://app.example.com"})
-        refused = client.get(TASKS, headers={"Origin": DEV_ORIGIN})
+        refused = [client.get(TASKS, headers={"Origin": origin})
+                   for origin in (DEV_ORIGIN, DEV_IP_ORIGIN)]
 
         assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
-        assert "Access-Control-Allow-Origin" not in refused.headers
+        assert all("Access-Control-Allow-Origin" not in r.headers for r in refused)
 
 
 class TestNoOrigins:
@@ -464,15 +487,16 @@ def test_production_has_no_cors_origins_by_default(tmp_path):
     app = create_app(config(tmp_path, ENV="production"))
     client = app.test_client()
 
-    actual = client.get(TASKS, headers={"Origin": DEV_ORIGIN})
-    pre = preflight(client)
+    for origin in (DEV_ORIGIN, DEV_IP_ORIGIN):
+        actual = client.get(TASKS, headers={"Origin": origin})
+        pre = preflight(client, origin=origin)
 
-    assert app.config["CORS_ORIGINS"] == []
-    assert_error(actual, 401)
-    assert pre.status_code == 200
-    for response in (actual, pre):
-        assert "Access-Control-Allow-Origin" not in response.headers
-        assert_security_headers(response)
+        assert app.config["CORS_ORIGINS"] == []
+        assert_error(actual, 401)
+        assert pre.status_code == 200
+        for response in (actual, pre):
+            assert "Access-Control-Allow-Origin" not in response.headers
+            assert_security_headers(response)
 
 
 def test_production_uses_configured_origins(tmp_path):

@@ -84,6 +84,28 @@ def test_v1_and_compat_lists_have_different_etags(client, user):
     assert list_etag(client, user) != list_etag(client, user, compat_list(user))
 
 
+@pytest.mark.parametrize("which", ["v1", "compat"])
+def test_page_format_is_part_of_the_key(app, client, user, monkeypatch, which):
+    """An ETag or kept page of a release whose pages looked different (another
+    PAGE_FORMAT) never matches: 200 with a new tag, not a 304 or the old page."""
+    from taskapi.tasks import page_cache
+
+    create_task(client, user, title="One")
+    url = TASKS if which == "v1" else compat_list(user)
+    old = get_list(client, user, url)
+    old_etag = old.headers["ETag"]
+    assert kept_page(app, old_etag) is not None
+
+    monkeypatch.setattr(page_cache, "PAGE_FORMAT", page_cache.PAGE_FORMAT + 1)
+    new = get_list(client, user, url, **{"If-None-Match": old_etag})
+
+    assert new.status_code == 200
+    assert STRONG_ETAG.match(new.headers["ETag"]) and new.headers["ETag"] != old_etag
+    assert new.get_data() == old.get_data()
+    assert kept_page(app, new.headers["ETag"]) is not None
+    assert data_version(app, user.id) == 1  # the data did not change, the format did
+
+
 def _v1_post(client, user, task_id):
     return client.post(TASKS, json={"title": "Brand new"}, headers=user.headers)
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import flask_migrate
 import pytest
 import sqlalchemy as sa
@@ -13,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from taskapi import MIGRATIONS_DIR, create_app
 from taskapi.extensions import db
-from taskapi.models import Task, User, utcnow
+from taskapi.models import Task, User, UTCDateTime, utcnow
 from tests.helpers import TEST_SECRETS, dispose, make_app
 
 BUSY_TIMEOUT_MS = 1234
@@ -223,3 +225,43 @@ def test_due_order_expression_index_is_built(migrated_app):
         names = db.session.scalars(sa.text(query[db.engine.dialect.name])).all()
         db.session.remove()
     assert "ix_tasks_user_id_due_order" in names
+
+
+def test_token_sessions_migration_gives_each_earlier_token_a_session_of_its_own(migrated_app):
+    # Rows issued before sessions existed: the upgrade makes each its own session
+    # (session_id = jti), so logging out with one still revokes just that token.
+    tokens = sa.table("issued_tokens", sa.column("jti"), sa.column("token_type"),
+                      sa.column("user_id"), sa.column("issued_at", UTCDateTime()),
+                      sa.column("expires_at", UTCDateTime()))
+    now = utcnow()
+    with migrated_app.app_context():
+        flask_migrate.downgrade(revision="7c1f0e5a9b21")
+        columns = {c["name"] for c in sa.inspect(db.engine).get_columns("issued_tokens")}
+        assert "session_id" not in columns
+        with db.engine.begin() as connection:
+            user_id = connection.execute(
+                sa.insert(User.__table__).values(email="old@example.com", name="Old",
+                                                 password_hash="x", created_at=now,
+                                                 updated_at=now)
+            ).inserted_primary_key[0]
+            connection.execute(sa.insert(tokens), [
+                {"jti": f"00000000-0000-4000-8000-00000000000{n}", "token_type": kind,
+                 "user_id": user_id, "issued_at": now, "expires_at": now + timedelta(days=1)}
+                for n, kind in enumerate(("access", "refresh"))
+            ])
+
+        flask_migrate.upgrade()
+
+        inspector = sa.inspect(db.engine)
+        column = next(c for c in inspector.get_columns("issued_tokens")
+                      if c["name"] == "session_id")
+        indexes = {ix["name"]: ix for ix in inspector.get_indexes("issued_tokens")}
+        rows = db.session.execute(sa.text(
+            "SELECT jti, session_id FROM issued_tokens ORDER BY id")).all()
+        db.session.remove()
+    assert column["nullable"] is False
+    assert indexes["ix_issued_tokens_session_id"]["column_names"] == ["session_id"]
+    assert not indexes["ix_issued_tokens_session_id"]["unique"]
+    assert [session_id for _, session_id in rows] == [jti for jti, _ in rows]
+    assert len(rows) == 2
+    assert current_revision(migrated_app) == head_revision()

@@ -179,3 +179,78 @@ def test_missing_docs_asset_is_a_json_404(client):
 
     assert response.status_code == 404
     assert response.get_json()["code"] == 404
+
+
+def _sort_parameter(operation: dict) -> dict:
+    (sort,) = [p for p in operation["parameters"] if p["name"] == "sort"]
+    return sort
+
+
+def test_compat_list_documents_creation_order(spec):
+    compat = spec["paths"]["/api/{user_id}/tasks"]["get"]
+    assert "creation order" in compat["summary"]
+    assert "`id` ascending" in compat["description"]
+    sort = _sort_parameter(compat)
+    assert "Default id (creation order" in sort["description"]
+    v1 = _sort_parameter(spec["paths"]["/api/v1/tasks"]["get"])
+    assert "Default -created_at;" in v1["description"]
+
+
+COMPAT_BODIES = {
+    ("/api/{user_id}/tasks", "post"): "CompatTask",
+    ("/api/{user_id}/tasks/{task_id}", "put"): "CompatTaskUpdate",
+    ("/api/{user_id}/tasks/{task_id}/complete", "patch"): "CompatComplete",
+    ("/api/auth/register", "post"): "CompatRegister",
+    ("/api/auth/login", "post"): "CompatLogin",
+    ("/api/auth/refresh", "post"): "CompatRefresh",
+    ("/api/auth/logout", "post"): "CompatLogout",
+}
+V1_BODIES = {
+    ("/api/v1/tasks", "post"): "Task",
+    ("/api/v1/tasks/{task_id}", "put"): "Task",
+    ("/api/v1/tasks/{task_id}", "patch"): "TaskPatch",
+    ("/api/v1/tasks/{task_id}/complete", "patch"): "TaskComplete",
+    ("/api/v1/auth/register", "post"): "Register",
+    ("/api/v1/auth/login", "post"): "Login",
+    ("/api/v1/auth/logout", "post"): "Logout",
+}
+
+
+def _body_schema(spec: dict, path: str, method: str) -> str:
+    ref = spec["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    return ref["$ref"].rsplit("/", 1)[1]
+
+
+def test_compat_bodies_are_lenient_and_v1_bodies_strict(spec):
+    """Unknown fields are ignored by the original contract (no ``additionalProperties:
+    false``, so a generated client or fuzzer may send them) and refused by v1."""
+    schemas = spec["components"]["schemas"]
+    for (path, method), name in COMPAT_BODIES.items():
+        assert _body_schema(spec, path, method) == name
+        assert schemas[name].get("additionalProperties", True) is not False, name
+    for (path, method), name in V1_BODIES.items():
+        assert _body_schema(spec, path, method) == name
+        assert schemas[name]["additionalProperties"] is False, name
+
+
+def test_compat_task_documents_due_date_alias(spec):
+    schemas = spec["components"]["schemas"]
+    for name in ("CompatTask", "CompatTaskUpdate"):
+        properties = schemas[name]["properties"]
+        assert "due_at" not in properties
+        alias, due_date = properties["dueDate"], properties["due_date"]
+        assert alias["readOnly"] is True and alias["nullable"] is True
+        assert alias["format"] == due_date["format"] == "date-time"
+        assert "`dueDate`" in due_date["description"]
+        assert "`due_date` wins" in due_date["description"]
+    assert "dueDate" not in schemas["Task"]["properties"]
+    listed = spec["paths"]["/api/{user_id}/tasks"]["get"]["responses"]["200"]
+    assert listed["content"]["application/json"]["schema"]["items"] == {
+        "$ref": "#/components/schemas/CompatTask"}
+
+
+def test_error_schema_documents_detail_as_optional(spec):
+    error = spec["components"]["schemas"]["Error"]
+    assert error["properties"]["detail"]["type"] == "string"
+    assert "detail" not in error["required"]
+    assert "original contract" in error["properties"]["detail"]["description"]

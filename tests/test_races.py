@@ -7,10 +7,14 @@ connection opened beforehand. Proven, for each database and in every round:
 - lost updates (RFC 9110 section 13.1.1): 20 PATCH, or 20 PUT, of one task with
   the same ``If-Match`` ETag give exactly one 200 and 19 412s that carry the new
   ETag; the row is the winner's body at version 2;
-- refresh-token rotation: 2, or 10, refreshes with one refresh token (v1
+- refresh-token rotation with the reuse window off (``JWT_REFRESH_REUSE_WINDOW``
+  0: any second use is reuse): 2, or 10, refreshes with one refresh token (v1
   ``POST /api/v1/auth/refresh`` and the original ``POST /api/auth/refresh``)
   give at most one 200, the others 401; in the database the token is spent
-  (``revoke_reason`` "rotated") and at most one new refresh token was issued.
+  (``revoke_reason`` "rotated"), at most one new refresh token was issued, and
+  every token of that session is revoked (the winner's pair too: reuse ends the
+  session), while another session of the same user still works. The same race
+  within the window (every caller gets a pair) is in ``test_sessions.py``.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from tests.servers import Server, log_shown_on_failure, serve
 # One xdist worker runs the module: its server (module scope) starts once.
 pytestmark = [pytest.mark.slow, pytest.mark.heavy, pytest.mark.xdist_group("races")]
 
-SETTINGS = {"TASKAPI_RATELIMIT_ENABLED": "false"}
+SETTINGS = {"TASKAPI_RATELIMIT_ENABLED": "false", "TASKAPI_JWT_REFRESH_REUSE_WINDOW": "0"}
 WRITERS, WRITE_ROUNDS = 20, 4
 REFRESH_ROUNDS = 4
 TASKS = "/api/v1/tasks"
@@ -132,14 +136,27 @@ def refresh_rows(server: Server, user_id: int) -> int:
         "AND token_type = 'refresh'", user_id=user_id)
 
 
+def session_rows(server: Server, session_id: str) -> list[tuple]:
+    """``(token_type, revoked_at, revoke_reason)`` of every token of a session."""
+    return server.database.query(
+        "SELECT token_type, revoked_at, revoke_reason FROM issued_tokens "
+        "WHERE session_id = :session_id ORDER BY id", session_id=session_id)
+
+
+def session_of(server: Server, jti: str) -> str:
+    return server.database.scalar("SELECT session_id FROM issued_tokens WHERE jti = :jti",
+                                  jti=jti)
+
+
 @pytest.mark.parametrize("racers", [2, 10])
 @pytest.mark.parametrize("route", ["v1", "compat"])
 def test_one_refresh_token_spent_at_most_once(server, route, racers):
     email = f"refresh-{route}-{racers}@example.com"
-    user_id, _ = account(server, email)
+    user_id, bystander = account(server, email)
     for round_ in range(REFRESH_ROUNDS):
         refresh_token = log_in(server, email)["refresh_token"]
         jti = jwt.decode(refresh_token, options={"verify_signature": False})["jti"]
+        session_id = session_of(server, jti)
         issued_before = refresh_rows(server, user_id)
 
         answers = race(server, [refresh_request(route, refresh_token)] * racers)
@@ -159,4 +176,17 @@ def test_one_refresh_token_spent_at_most_once(server, route, racers):
         assert len(spent) == 1 and spent[0][0] is not None, spent
         assert spent[0][1] == "rotated", spent
         assert refresh_rows(server, user_id) - issued_before == wins
+        # The losers' reuse ended the session: the winner's new pair with it.
+        rows = session_rows(server, session_id)
+        assert len(rows) == 2 + 2 * wins, rows
+        assert all(revoked_at is not None for _, revoked_at, _ in rows), rows
+        assert sorted(reason for _, _, reason in rows) == sorted(
+            ["rotated"] + ["reuse"] * (1 + 2 * wins)), rows
+        for answer in answers:
+            if answer.status == 200:
+                access = answer.json["token" if route == "compat" else "access_token"]
+                assert server.request("GET", "/api/v1/auth/me", token=access).status == 401
         record("concurrency", "refresh races (at most one success)", 1)
+    # The account's first session (never refreshed) is untouched by every round.
+    me = server.request("GET", "/api/v1/auth/me", token=bystander["access_token"])
+    assert (me.status, me.json["id"]) == (200, user_id)

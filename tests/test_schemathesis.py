@@ -15,13 +15,16 @@ longer local run is in the README (Development).
 
 What the generator cannot know, and how it is handled (nothing is silenced):
 
-- ``cursor`` (list query) and ``refresh_token`` (v1 logout body) are opaque values
+- ``cursor`` (list query) and ``refresh_token`` (logout bodies) are opaque values
   the server signs or issues; a generated string, or the document's example, is
   never one, so positive cases do not send them (they stay in negative cases);
   tests/test_cursors.py and tests/test_auth.py cover real ones.
-- Two rules no JSON Schema states: a ``sort`` key appears at most once (positive
-  cases keep its first occurrence), and ``timezone`` must be a zone the IANA
-  database knows (positive cases get one, chosen from the generated text).
+- Three rules no JSON Schema states: a ``sort`` key appears at most once (positive
+  cases keep its first occurrence), ``timezone`` must be a zone the IANA
+  database knows (positive cases get one, chosen from the generated text), and
+  a password change's ``new_password`` differs from ``current_password``
+  (positive cases get one that does). A successful change is remembered, so
+  that logging in again after a logout uses the new password.
 - A generated ``If-Match`` is a stale precondition, and 412 is its correct answer
   (RFC 9110 section 13.1.1), so ``positive_data_acceptance`` also accepts 412.
 - The compat routes' ``user_id`` is fixed to the test user; other users' ids are
@@ -56,7 +59,7 @@ USER_ID = 1
 
 #: Opaque, server-issued values: (operationId, location, name).
 OPAQUE = {("listTasks", "query", "cursor"), ("compatListTasks", "query", "cursor"),
-          ("logOut", "body", "refresh_token")}
+          ("logOut", "body", "refresh_token"), ("compatLogOut", "body", "refresh_token")}
 
 SPEC_APP = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", **TEST_SECRETS})
 CONFIG = schemathesis.Config.from_dict({
@@ -78,6 +81,7 @@ class Session:
     app = None
     access_token = ""
     refresh_token = ""
+    password = PASSWORD
     stale = False
 
     @classmethod
@@ -91,7 +95,7 @@ class Session:
         response = client.post("/api/v1/auth/register",
                                json={"email": EMAIL, "password": PASSWORD, "name": "Ada"})
         assert response.status_code == 201 and response.get_json()["id"] == USER_ID
-        cls.app, cls.refresh_token = app, ""
+        cls.app, cls.refresh_token, cls.password = app, "", PASSWORD
         cls.renew()
 
     @classmethod
@@ -102,7 +106,7 @@ class Session:
                                headers={"Authorization": f"Bearer {cls.refresh_token}"})
         if response.status_code != 200:
             response = client.post("/api/v1/auth/login",
-                                   json={"email": EMAIL, "password": PASSWORD})
+                                   json={"email": EMAIL, "password": cls.password})
         body = response.get_json()
         cls.access_token, cls.refresh_token = body["access_token"], body["refresh_token"]
         cls.stale = False
@@ -139,10 +143,13 @@ def fill_placeholder(context, case, kwargs):
 
 @schema.hook("after_call")
 def note_logout(context, case, response):
-    """A successful logout revoked the access token (and maybe the refresh token)."""
+    """A successful logout revoked the access token (and maybe the refresh token);
+    a successful password change set the password used to log in again."""
     operation_id = case.operation.definition.raw.get("operationId")
     if operation_id in ("logOut", "compatLogOut") and response.status_code < 300:
         Session.stale = True
+    if operation_id == "changePassword" and response.status_code < 300:
+        Session.password = case.body["new_password"]
 
 
 @schema.hook("map_case")
@@ -165,7 +172,17 @@ def make_positive_cases_valid(context, case):
             and isinstance(case.body.get("timezone"), str):
         generated = case.body["timezone"]
         case.body["timezone"] = ZONES[sum(map(ord, generated)) % len(ZONES)]
+    if operation_id == "changePassword" and isinstance(case.body, dict) \
+            and isinstance(case.body.get("new_password"), str) \
+            and case.body["new_password"] == case.body.get("current_password"):
+        case.body["new_password"] = _another_password(case.body["new_password"])
     return case
+
+
+def _another_password(password: str) -> str:
+    """A password of the same length (8-128, no control characters) that differs."""
+    changed = "b" if password[-1:] == "a" else "a"
+    return password[:-1] + changed
 
 
 def _first_of_each_key(sort: str) -> str:

@@ -208,6 +208,23 @@ def test_http_responses_equal_the_library_dump(app, client, user, api_tasks):
         assert by_id[task_id] == expected
 
 
+def test_compat_http_responses_equal_the_library_dump(app, client, user, api_tasks):
+    """The original contract's task JSON, ``dueDate`` included, from a list and a get."""
+    base = f"/api/{user.id}/tasks"
+    listed = client.get(base, headers=user.headers)
+    assert listed.status_code == 200
+    assert [task["id"] for task in listed.get_json()] == sorted(api_tasks)  # creation order
+    by_id = {task["id"]: task for task in listed.get_json()}
+    for task_id in api_tasks:
+        response = client.get(f"{base}/{task_id}", headers=user.headers)
+        assert response.status_code == 200
+        with app.app_context():
+            expected = library_dump(CompatTaskSchema(), db.session.get(Task, task_id))
+        assert response.get_json() == by_id[task_id] == expected
+        assert expected["dueDate"] == expected["due_date"]
+    assert any(task["dueDate"] for task in by_id.values())
+
+
 # ------------------------------------------------------------- generic schemas
 
 
@@ -271,6 +288,30 @@ class WithPreDump(TaskSchema):
     @ma.pre_dump
     def rename(self, obj, **kwargs):
         return {"id": obj.id, "title": f"pre {obj.title}"}
+
+
+class WithLoadHooks(TaskSchema):
+    """Load hooks (the lenient compat schemas have one) do not change a dump."""
+
+    @ma.pre_load
+    def strip_unknown(self, data, **kwargs):
+        return data
+
+    @ma.post_load
+    def mark(self, data, **kwargs):
+        return data
+
+    @ma.validates_schema
+    def check(self, data, **kwargs):
+        pass
+
+
+def test_load_hooks_keep_the_compiled_dump(app):
+    schema = WithLoadHooks()
+    assert compile_dumper(schema) is not None
+    with app.app_context():
+        task = orm_task(title="Loaded", tags=["b", "A"])
+        assert_same_dump(schema, task)
 
 
 class CustomString(ma.fields.String):

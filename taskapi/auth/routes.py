@@ -166,8 +166,11 @@ class Refresh(MethodView):
         """Exchange a refresh token for a new token pair
 
         Send the refresh token as `Authorization: Bearer <refresh_token>`. It is
-        revoked by this call (rotation); presenting it again revokes every token
-        of the account (reuse detection).
+        spent by this call (rotation); the new pair belongs to the same session.
+        Presented again within `JWT_REFRESH_REUSE_WINDOW` seconds (default 30:
+        concurrent refreshes of one client), it gets another new pair of the
+        session; later, that is reuse (RFC 9700 section 4.14.2) and every token
+        of the session is revoked.
         """
         return refresh_session()
 

@@ -70,7 +70,8 @@ class EmptySchema(ma.Schema):
 class LogoutSchema(ma.Schema):
     refresh_token = ma.fields.String(
         validate=ma.validate.Length(min=1, max=8192),
-        metadata={"description": "Also revoke this refresh token (optional).",
+        metadata={"description": "Optional: also end the session of this refresh token "
+                  "(the request's own session ends either way).",
                   "example": REFRESH_TOKEN_EXAMPLE},
     )
 
