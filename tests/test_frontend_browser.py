@@ -34,14 +34,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.helpers import PASSWORD, requirement_missing
+from tests.helpers import PASSWORD
 from tests.servers import Server, database_url, free_port, log_shown_on_failure
-from tests.test_docs_browser import CHROMIUM, CHROMIUM_ARGS, REQUIRED_BY
+from tests.test_docs_browser import browser  # noqa: F401 - the same Chromium fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("frontend-browser")]
 
 ACCESS_SECONDS = 3  # access token lifetime on the test server
-TIMEOUT_MS = 60_000
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>tasks</title></head>
@@ -242,25 +241,6 @@ class PageServer:
         self.httpd.server_close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        requirement_missing(f"{CHROMIUM} is missing (apt-get install chromium)", REQUIRED_BY)
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:
-        requirement_missing("the playwright module is missing (pip install -e '.[test]')",
-                            REQUIRED_BY)
-    expect.set_options(timeout=TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def api(request, tmp_path):
     """taskapi on gunicorn with short access tokens, allowing the page's origin."""
@@ -274,7 +254,7 @@ def api(request, tmp_path):
             yield server
 
 
-def open_page(browser, api: Server, page_server: PageServer, calls: list[str],
+def open_page(chromium, api: Server, page_server: PageServer, calls: list[str],
               problems: list[str]):
     """A page in a new context that may reach only the page server and the API."""
     allowed = {("127.0.0.1", api.port), ("127.0.0.1", page_server.port)}
@@ -287,8 +267,7 @@ def open_page(browser, api: Server, page_server: PageServer, calls: list[str],
             problems.append(f"blocked: {route.request.url}")
             route.abort("blockedbyclient")
 
-    context = browser.new_context()
-    context.set_default_timeout(TIMEOUT_MS)
+    context = chromium.new_context()
     context.route("**/*", only_local)
     page = context.new_page()
     page.on("request", lambda r: r.method != "OPTIONS" and urlsplit(r.url).port == api.port
@@ -305,7 +284,7 @@ def session_rows(api: Server, user_id: int) -> list[tuple]:
         "WHERE user_id = :user_id ORDER BY id", user_id=user_id)
 
 
-def test_original_frontend_walk(browser, api):
+def test_original_frontend_walk(browser, api):  # noqa: F811 - the imported fixture
     from playwright.sync_api import expect
 
     calls: list[str] = []
