@@ -249,6 +249,7 @@ def test_json_format_is_one_object_per_line(fresh_app, capsys):
 
 def test_no_password_or_token_is_logged(fresh_app, capsys, taskapi_logs):
     app = fresh_app()
+    app.config["JWT_REFRESH_REUSE_WINDOW"] = 0  # the second refresh below is reuse
     client = app.test_client()
     taskapi_logs.clear()
 
