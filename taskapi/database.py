@@ -16,16 +16,20 @@ pysqlite.
 from __future__ import annotations
 
 import itertools
+import math
+import os
 import sqlite3
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from taskapi.data_version import init_data_version
 from taskapi.extensions import db
@@ -50,11 +54,29 @@ def init_database(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":
+            _create_private_file(engine.url.database)
             _configure_sqlite(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"],
-                              app.config["DB_SQLITE_SYNCHRONOUS"])
+                              app.config["DB_SQLITE_SYNCHRONOUS"],
+                              app.config["DB_STATEMENT_TIMEOUT_MS"])
             app.extensions["taskapi.sqlite_write_turn"] = threading.Lock()
-            app.before_request(_take_write_turn)
             app.teardown_request(_end_write_turn)
+
+
+def _create_private_file(database: str | None) -> None:
+    """Create a missing SQLite database file with mode 0600 (owner only).
+
+    SQLite gives the ``-wal`` and ``-shm`` files the permissions of the database
+    file (https://www.sqlite.org/tempfiles.html), so all three stay private, like
+    ``instance/secrets.json``. An existing file keeps the mode its owner gave it.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def engine_options(config) -> dict[str, Any]:
@@ -91,11 +113,26 @@ def engine_options(config) -> dict[str, Any]:
     return options
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int, synchronous: str) -> None:
+#: SQLite virtual-machine instructions between two looks at the statement's
+#: deadline: about 0.1 ms of work, so the check costs nothing measurable.
+PROGRESS_OPS = 2000
+_DEADLINE = "taskapi.statement_deadline"
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int, synchronous: str,
+                      statement_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection, _record) -> None:
+    def on_connect(dbapi_connection, record) -> None:
         # Hand transaction control to the "begin" listener below.
         dbapi_connection.isolation_level = None
+        if statement_timeout_ms:
+            # A statement still running at its deadline is interrupted: SQLite
+            # calls the handler every PROGRESS_OPS instructions and a non-zero
+            # answer aborts it with SQLITE_INTERRUPT
+            # (https://www.sqlite.org/c3ref/progress_handler.html).
+            deadline = record.info[_DEADLINE] = [math.inf]
+            dbapi_connection.set_progress_handler(
+                lambda: time.monotonic() > deadline[0], PROGRESS_OPS)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
@@ -106,6 +143,16 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, synchronous: str) ->
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.close()
 
+    if statement_timeout_ms:
+        @event.listens_for(engine, "before_cursor_execute")
+        def set_deadline(connection: Connection, *_args) -> None:
+            # Only statements of requests are bounded: admin commands and
+            # migrations may run as long as they need.
+            deadline = connection.connection.info.get(_DEADLINE)
+            if deadline is not None:
+                deadline[0] = (time.monotonic() + statement_timeout_ms / 1000
+                               if has_request_context() else math.inf)
+
     @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
         if not _is_write_context():
@@ -113,6 +160,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, synchronous: str) ->
             # statement machinery (events, execution context, result).
             connection.connection.driver_connection.execute("BEGIN")
             return
+        _take_write_turn()
         if not _begin_immediate(connection.connection.driver_connection, busy_timeout_ms):
             # Out of time (or another error): once more through SQLAlchemy, whose
             # OperationalError the error handlers answer with 503 and Retry-After.
@@ -157,16 +205,30 @@ def _is_write_context() -> bool:
             and not g.get("sqlite_read_first"))
 
 
+def is_statement_timeout(error: BaseException) -> bool:
+    """Whether ``error`` (a SQLAlchemy ``OperationalError`` or the driver's own) is
+    a statement stopped at its time bound: SQLite's ``SQLITE_INTERRUPT`` raised by
+    the progress handler above, or PostgreSQL's ``query_canceled`` (SQLSTATE
+    57014) raised by ``statement_timeout``."""
+    orig = getattr(error, "orig", None) or error
+    if isinstance(orig, sqlite3.OperationalError):
+        return getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_INTERRUPT
+    return getattr(orig, "sqlstate", None) == "57014"
+
+
 @contextmanager
 def read_before_write():
     """Run the block's statements as a reader, even in a write request on SQLite,
     and end that transaction afterwards: the request's write transaction then
-    begins (``BEGIN IMMEDIATE``, taking the database lock) at its first statement
-    after the block, not before it. For the token check, so that the lock is not
-    held while the token is checked and the body is parsed. Elsewhere (reads,
-    PostgreSQL) the block runs in the request's transaction as usual. Nothing in
-    the block may write."""
-    if not g.get("sqlite_write_turn"):
+    begins (``BEGIN IMMEDIATE``, taking this process's write turn and the
+    database lock) at its first statement after the block, not before it. For
+    the token check and the user lookup of a login, so that neither the lock nor
+    the turn is held while a token is checked, a body parsed or a password
+    hashed. Elsewhere (reads, PostgreSQL) the block runs in the request's
+    transaction as usual. Nothing in the block may write."""
+    if (not has_request_context() or request.method in SAFE_METHODS
+            or "taskapi.sqlite_write_turn" not in current_app.extensions
+            or g.get("sqlite_write_turn")):
         yield
         return
     g.sqlite_read_first = True
@@ -177,17 +239,37 @@ def read_before_write():
         db.session.rollback()  # a reader's transaction: nothing to lose
 
 
+#: Seconds a batched write pauses between its transactions, so that writers
+#: waiting for the lock (this process's threads, other processes) get it.
+BATCH_PAUSE = 0.005
+
+
+def end_batch() -> None:
+    """Commit the current batch of a large write and let other writers in.
+
+    Large set-based writes (a tag of 100,000 tasks, an account) run as several
+    short transactions instead of one long one, so that no other user's write
+    waits for more than one batch. On SQLite the commit also hands back this
+    process's write turn; the next batch's first statement takes it again.
+    """
+    db.session.commit()
+    time.sleep(BATCH_PAUSE)
+
+
 def _take_write_turn() -> None:
-    """Before a write request on SQLite: wait for this process's write turn.
+    """At the start of a write transaction on SQLite: wait for this process's write
+    turn, held until the transaction ends (commit or rollback).
 
     The threads of one worker queue here, on a lock that wakes the next waiter at
     once, instead of inside SQLite, whose busy handler polls with sleeps of up to
     100 ms: under load a polling writer could lose every round and time out
     (SQLITE_BUSY) while others got through. Only the workers then compete for the
-    database lock, one writer each. Waiting longer than the busy timeout is the
-    same 503 as SQLite's own "database is locked".
+    database lock, one writer each. The turn is taken at ``BEGIN``, not when the
+    request arrives: a request parsing its body or hashing a password holds
+    nothing. Waiting longer than the busy timeout is the same 503 as SQLite's own
+    "database is locked".
     """
-    if request.method in SAFE_METHODS:
+    if g.get("sqlite_write_turn"):
         return
     timeout = current_app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000
     if not current_app.extensions["taskapi.sqlite_write_turn"].acquire(timeout=timeout):
@@ -196,6 +278,16 @@ def _take_write_turn() -> None:
     g.sqlite_write_turn = True
 
 
-def _end_write_turn(_error: BaseException | None) -> None:
-    if g.pop("sqlite_write_turn", False):
+def _end_write_turn(_error: BaseException | None = None) -> None:
+    if has_request_context() and g.pop("sqlite_write_turn", False):
         current_app.extensions["taskapi.sqlite_write_turn"].release()
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(_session: Session) -> None:
+    _end_write_turn()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(_session: Session) -> None:
+    _end_write_turn()

@@ -28,6 +28,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from taskapi.database import is_statement_timeout
 from taskapi.extensions import db
 
 log = logging.getLogger("taskapi.errors")
@@ -40,6 +41,9 @@ DEFAULT_MESSAGES = {
     415: "The request body must be JSON.",
     422: "The request data is invalid.",
     503: "The database is unavailable; retry after the time in Retry-After.",
+    "timeout": "The request took too long and was stopped (DB_STATEMENT_TIMEOUT_MS); "
+               "retry after the time in Retry-After, or ask for less (fewer filters, "
+               "a longer search text).",
     500: "Internal server error. The failure was logged; quote the request id.",
 }
 
@@ -173,14 +177,22 @@ def handle_stale_data(error: StaleDataError) -> Response:
 def handle_database_unavailable(error: Exception) -> Response:
     """The database cannot be reached, or answered too slowly: 503 + Retry-After.
 
-    The failed connection is discarded by the pool; with ``pool_pre_ping`` the
-    next request gets a working one as soon as the server is back.
+    A statement stopped at its time bound (``DB_STATEMENT_TIMEOUT_MS``; see
+    :func:`taskapi.database.is_statement_timeout`) says so in its message and is
+    logged as such, with the request id. The failed connection is discarded by
+    the pool; with ``pool_pre_ping`` the next request gets a working one as soon
+    as the server is back.
     """
     _rollback()
+    headers = {"Retry-After": str(current_app.config["DB_RETRY_AFTER"])}
+    if is_statement_timeout(error):
+        log.error("statement timeout: stopped after %s ms: %s %s",
+                  current_app.config["DB_STATEMENT_TIMEOUT_MS"],
+                  request.method if has_request_context() else "-",
+                  request.path if has_request_context() else "-")
+        return error_response(503, DEFAULT_MESSAGES["timeout"], headers=headers)
     log.error("database unavailable: %s", type(getattr(error, "orig", None) or error).__name__)
-    return error_response(
-        503, headers={"Retry-After": str(current_app.config["DB_RETRY_AFTER"])}
-    )
+    return error_response(503, headers=headers)
 
 
 def handle_dbapi_error(error: DBAPIError) -> Response:

@@ -26,6 +26,7 @@ from taskapi.auth.schemas import (
     TokenSchema,
     UserSchema,
 )
+from taskapi.database import read_before_write
 from taskapi.extensions import db
 from taskapi.models import User, utcnow
 from taskapi.ratelimits import auth_limits
@@ -70,12 +71,14 @@ def authenticate(email: str, password: str) -> User:
     Unknown emails are verified against a dummy hash so that both failures take
     as long as a wrong password (OWASP Authentication Cheat Sheet).
     """
-    user = find_user_by_email(email)
-    user_id, password_hash, active = (
-        (user.id, user.password_hash, user.is_active) if user else (None, None, False)
-    )
-    # End the transaction before the slow hash check: no lock held meanwhile.
-    db.session.commit()
+    # A reader's lookup, ended before the slow hash check: neither the SQLite
+    # write turn nor a lock is held while argon2 runs.
+    with read_before_write():
+        user = find_user_by_email(email)
+        user_id, password_hash, active = (
+            (user.id, user.password_hash, user.is_active) if user else (None, None, False)
+        )
+        db.session.commit()
     if not verify_password(password_hash, password) or not active:
         log.warning(
             "login failed: user_id=%s reason=%s",
@@ -84,9 +87,11 @@ def authenticate(email: str, password: str) -> User:
             ("inactive account" if not active else "wrong password"),
         )
         abort(401, message=BAD_CREDENTIALS)
-    g.user_id = user.id
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+    g.user_id = user_id
+    # Any new hash is computed before the write transaction begins.
+    new_hash = hash_password(password) if needs_rehash(password_hash) else None
+    if new_hash is not None:
+        user.password_hash = new_hash
     return user
 
 
