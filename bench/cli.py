@@ -26,8 +26,9 @@ from bench.server import REPO_ROOT, Settings, gunicorn_defaults
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULTS = {"users": 1000, "tasks_per_user": 100, "big_user_tasks": 100_000,
+            "neighbour_tasks": 100_000,
             "duration": 15, "users_duration": 45, "concurrent_users": 1000}
-SMOKE = {"users": 20, "tasks_per_user": 20, "big_user_tasks": 1000,
+SMOKE = {"users": 20, "tasks_per_user": 20, "big_user_tasks": 1000, "neighbour_tasks": 500,
          "duration": 2, "users_duration": 3, "concurrent_users": 20}
 
 
@@ -51,6 +52,9 @@ def parser() -> argparse.ArgumentParser:
                    help=f"tasks per user (default {DEFAULTS['tasks_per_user']})")
     p.add_argument("--big-user-tasks", type=int, help="tasks of the one big user of the deep "
                    f"cursor scenario (default {DEFAULTS['big_user_tasks']:,})")
+    p.add_argument("--neighbour-tasks", type=int, help="tasks of the noisy neighbour "
+                   "(repeated-a text, 20 tags) of the search_long, tags_20 and noisy "
+                   f"scenarios (default {DEFAULTS['neighbour_tasks']:,})")
     p.add_argument("--duration", type=int, help="seconds per scenario (default "
                    f"{DEFAULTS['duration']}; the users scenario {DEFAULTS['users_duration']})")
     p.add_argument("--connections", type=int,
@@ -111,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             runner.run_floor(run)
         selected = [n for n in scenarios.ALL if n in names and n != "floor"]
         if selected:
-            data = Sizes(sizes["users"], sizes["tasks_per_user"], sizes["big_user_tasks"])
+            data = Sizes(sizes["users"], sizes["tasks_per_user"], sizes["big_user_tasks"],
+                         sizes["neighbour_tasks"])
             # Tokens for the users scenario's users, and for at least a thousand
             # users (when there are as many) over which the other scenarios spread.
             runner.run_taskapi(run, selected, data, max(sizes["concurrent_users"], 1000))
@@ -168,6 +173,7 @@ def _meta(options, run: runner.Run, started: datetime, wrk: str, sizes: dict) ->
         "- data sets: " + "; ".join(
             f"{tag}: {d['users']:,} users x {d['tasks_per_user']:,} tasks"
             + (f" + 1 user x {d['big_user_tasks']:,}" if d["big_user_tasks"] else "")
+            + (f" + a neighbour x {d['neighbour_tasks']:,}" if d.get("neighbour_tasks") else "")
             + f" (prepared in {d['seconds']} s)" for tag, d in run.prepared.items()),
         f"- throughput scenarios: {plan.connections} connections, {plan.duration} s each; "
         f"users scenario: {plan.users_duration} s"

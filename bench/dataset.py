@@ -12,7 +12,12 @@ without reading anything back:
   service would store them: task id ``n + 1`` belongs to user ``n % users + 1``,
   so user ``u`` owns ids ``u, u + users, u + 2 * users, ...``; the big user's
   tasks follow as one block;
-- each user has the tags of :data:`TAG_NAMES`; a task carries one or two of them.
+- each user has the tags of :data:`TAG_NAMES`; a task carries one or two of them;
+- optionally a "noisy neighbour" (id ``users + 2``) with ``neighbour_tasks``
+  tasks built for the most expensive requests an account can send: titles and
+  half the descriptions of repeated ``a`` (the pathological substring search),
+  and :data:`NEIGHBOUR_TAGS` tags, two per task (every one of the 20 exists,
+  no task carries all of them: the widest tag filter scans every task).
 
 Every task gets a priority (or none), a due date (or none; some overdue), and a
 third are completed. ``created_at`` spreads over the last :data:`HISTORY` with
@@ -43,6 +48,10 @@ TAG_NAMES = ("Work", "Home", "Errands", "Urgent", "Someday")
 PRIORITIES = (None, "low", "medium", "high")
 PASSWORD = "correct horse battery staple"  # noqa: S105 (a benchmark fixture)
 BIG_USER_EMAIL = "big@bench.example"
+NEIGHBOUR_EMAIL = "neighbour@bench.example"
+NEIGHBOUR_TAGS = tuple(f"n{j}" for j in range(20))
+NEIGHBOUR_TITLE = "a" * 100
+NEIGHBOUR_DESCRIPTION = "a" * 300
 
 
 @dataclass(frozen=True)
@@ -53,15 +62,20 @@ class Sizes:
     users: int
     tasks_per_user: int
     big_user_tasks: int = 0
+    neighbour_tasks: int = 0
 
     @property
     def tasks(self) -> int:
         """Task rows in all."""
-        return self.users * self.tasks_per_user + self.big_user_tasks
+        return self.users * self.tasks_per_user + self.big_user_tasks + self.neighbour_tasks
 
     @property
     def big_user_id(self) -> int | None:
         return self.users + 1 if self.big_user_tasks else None
+
+    @property
+    def neighbour_id(self) -> int | None:
+        return self.users + 2 if self.neighbour_tasks else None
 
     def task_ids(self, user_id: int, count: int) -> list[int]:
         """Up to ``count`` ids of tasks that regular user ``user_id`` owns, spread
@@ -88,8 +102,10 @@ def seed(sizes: Sizes) -> None:
         db.session.execute(sa.text("SET LOCAL statement_timeout = 0"))
     password_hash = hash_password(PASSWORD)
     owners = [(user_id, email(user_id)) for user_id in range(1, sizes.users + 1)]
-    if sizes.big_user_id:
-        owners.append((sizes.big_user_id, BIG_USER_EMAIL))
+    if sizes.big_user_id or sizes.neighbour_id:
+        owners.append((sizes.users + 1, BIG_USER_EMAIL))
+    if sizes.neighbour_id:
+        owners.append((sizes.neighbour_id, NEIGHBOUR_EMAIL))
     _insert(User.__table__, ({
         "id": user_id, "email": address, "name": f"Bench user {user_id}",
         "password_hash": password_hash, "is_active": True, "is_admin": False,
@@ -98,13 +114,15 @@ def seed(sizes: Sizes) -> None:
     } for user_id, address in owners))
     _insert(Tag.__table__, ({
         "id": _tag_id(user_id, j), "user_id": user_id, "name": name, "name_key": name.lower(),
-    } for user_id, _ in owners for j, name in enumerate(TAG_NAMES)))
+    } for user_id, _ in owners for j, name in enumerate(_tag_names(user_id, sizes))))
     step = HISTORY / max(sizes.tasks, 1)
     start = now - HISTORY
-    _insert(Task.__table__, (_task(task_id, user_id, k, start + (task_id - 1) * step)
+    _insert(Task.__table__, (_task(task_id, user_id, k, start + (task_id - 1) * step,
+                                   user_id == sizes.neighbour_id)
                              for task_id, user_id, k in _layout(sizes)))
     _insert(task_tags, ({"task_id": task_id, "tag_id": _tag_id(user_id, j)}
-                        for task_id, user_id, k in _layout(sizes) for j in _tag_indexes(k)))
+                        for task_id, user_id, k in _layout(sizes)
+                        for j in _tag_indexes(k, user_id == sizes.neighbour_id)))
     db.session.commit()
     _after_bulk_load()
 
@@ -116,13 +134,24 @@ def _layout(sizes: Sizes) -> Iterator[tuple[int, int, int]]:
     first = sizes.users * sizes.tasks_per_user + 1
     for k in range(sizes.big_user_tasks):
         yield first + k, sizes.big_user_id, k
+    first += sizes.big_user_tasks
+    for k in range(sizes.neighbour_tasks):
+        yield first + k, sizes.neighbour_id, k
 
 
-def _task(task_id: int, user_id: int, k: int, created) -> dict:
+def _tag_names(user_id: int, sizes: Sizes) -> tuple[str, ...]:
+    return NEIGHBOUR_TAGS if user_id == sizes.neighbour_id else TAG_NAMES
+
+
+def _task(task_id: int, user_id: int, k: int, created, neighbour: bool = False) -> dict:
     completed = k % 3 == 0
+    if neighbour:
+        title, description = NEIGHBOUR_TITLE, None if k % 2 else NEIGHBOUR_DESCRIPTION
+    else:
+        title = f"Task {k} of user {user_id}"
+        description = None if k % 2 else "Seeded by the benchmark."
     return {
-        "id": task_id, "user_id": user_id, "title": f"Task {k} of user {user_id}",
-        "description": None if k % 2 else "Seeded by the benchmark.",
+        "id": task_id, "user_id": user_id, "title": title, "description": description,
         "completed": completed,
         "completed_at": created + timedelta(hours=k % 48 + 1) if completed else None,
         "priority": PRIORITIES[k % 4],
@@ -131,8 +160,11 @@ def _task(task_id: int, user_id: int, k: int, created) -> dict:
     }
 
 
-def _tag_indexes(k: int) -> tuple[int, ...]:
-    """Indexes in :data:`TAG_NAMES` of the tags of a user's ``k``-th task."""
+def _tag_indexes(k: int, neighbour: bool = False) -> tuple[int, ...]:
+    """Indexes in :data:`TAG_NAMES` (the neighbour's: :data:`NEIGHBOUR_TAGS`) of the
+    tags of a user's ``k``-th task."""
+    if neighbour:
+        return (k % 20, (k + 1) % 20)
     return (k % 5, (k + 2) % 5) if k % 2 == 0 else (k % 5,)
 
 

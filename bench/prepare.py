@@ -48,6 +48,7 @@ class Prepared:
     deep_cursor: str | None
     bad_token: str
     seconds: float
+    neighbour_token: str | None = None
 
 
 def server_settings(url: str, workdir: Path) -> dict[str, str]:
@@ -105,6 +106,10 @@ def prepare(env: dict[str, str], sizes: dataset.Sizes, load_users: int, workdir:
             big_token = dataset.issue_access_tokens([sizes.big_user_id])[sizes.big_user_id]
             deep_cursor = dataset.cursor_at(sizes.big_user_id, SORT,
                                             max(sizes.big_user_tasks // 2, 1))
+        neighbour_token = None
+        if sizes.neighbour_id:
+            neighbour_token = dataset.issue_access_tokens(
+                [sizes.neighbour_id])[sizes.neighbour_id]
         db.engine.dispose()
     users_file, logins_file = workdir / f"{name}-users.txt", workdir / f"{name}-logins.txt"
     users_file.write_text("".join(
@@ -114,7 +119,7 @@ def prepare(env: dict[str, str], sizes: dataset.Sizes, load_users: int, workdir:
     # Write the freshly loaded pages out now rather than during the first scenario.
     os.sync()
     return Prepared(sizes, users_file, logins_file, len(user_ids), big_token, deep_cursor,
-                    forged_token(), time.monotonic() - began)
+                    forged_token(), time.monotonic() - began, neighbour_token)
 
 
 def forged_token() -> str:

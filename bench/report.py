@@ -63,6 +63,11 @@ def checks(results: dict[str, dict], scale: tuple[str, str] | None,
         users["socket_errors"] + users["unexpected"] if users else None, "==", 0, "")
     add(f"401 for a bad token during {who}: p99", p("bad_token_under_load", "p99"),
         "<", 100, " ms")
+    for name, what in (("search_short", "q=zzz"), ("search_word", "q=Task 42 of user")):
+        add(f"search {what} on the 100,000-task user: p50", p(name, "p50"), "<", 50, " ms")
+    add("search q=(199 x a)b over repeated a: p50", p("search_long", "p50"), "<", 200, " ms")
+    add("others' list p95 while a neighbour sends its most expensive requests",
+        p("noisy", "p95"), "<", 500, " ms")
     if scale:
         small, large = scale
         add(f"list p50 latency on {large[1:]} tasks / on {small[1:]} tasks",

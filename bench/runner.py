@@ -90,16 +90,25 @@ def run_taskapi(run: Run, names: list[str], sizes: Sizes, load_users: int,
     data = prepare.prepare(env, sizes, load_users, run.workdir, tag)
     run.prepared[tag] = {"users": sizes.users, "tasks_per_user": sizes.tasks_per_user,
                          "big_user_tasks": sizes.big_user_tasks,
+                         "neighbour_tasks": sizes.neighbour_tasks,
                          "seconds": round(data.seconds, 1)}
     print(f"  prepared in {data.seconds:.1f} s", flush=True)
-    with Gunicorn("wsgi:app", env, run.workdir / f"taskapi-{tag}.log", "/ready") as server:
-        _preflight(server, data, names)
-        run.warm_up(server, scenarios.taskapi("list", data, run.plan))
-        for name in names:
-            if name == "users":
-                run.measure(server, *scenarios.users(data, run.plan))
-            else:
-                run.measure(server, scenarios.taskapi(name, data, run.plan, label))
+    cached = [name for name in names if name not in scenarios.UNCACHED]
+    uncached = [name for name in names if name in scenarios.UNCACHED]
+    for group, extra in ((cached, {}), (uncached, {"TASKAPI_LIST_CACHE": "false"})):
+        if not group:
+            continue
+        log = f"taskapi-{tag}.log" if not extra else f"taskapi-{tag}-uncached.log"
+        with Gunicorn("wsgi:app", {**env, **extra}, run.workdir / log, "/ready") as server:
+            _preflight(server, data, group)
+            run.warm_up(server, scenarios.taskapi("list", data, run.plan))
+            for name in group:
+                if name == "users":
+                    run.measure(server, *scenarios.users(data, run.plan))
+                elif name == "noisy":
+                    run.measure(server, *scenarios.noisy(data, run.plan))
+                else:
+                    run.measure(server, scenarios.taskapi(name, data, run.plan, label))
 
 
 def run_scale(run: Run) -> None:
@@ -133,6 +142,10 @@ def _preflight(server: Gunicorn, data: prepare.Prepared, names: list[str]) -> No
     checks = [(scenarios.LIST_PATH, token, 200), (scenarios.LIST_PATH, data.bad_token, 401)]
     if data.big_token and {"deep", "big_page1"} & set(names):
         checks.append((f"{scenarios.LIST_PATH}&cursor={data.deep_cursor}", data.big_token, 200))
+    if data.big_token and {"search_short", "search_word"} & set(names):
+        checks.append((scenarios.SEARCH_WORD_PATH, data.big_token, 200))
+    if data.neighbour_token and {"search_long", "tags_20", "noisy"} & set(names):
+        checks.append((scenarios.TAGS_PATH, data.neighbour_token, 200))
     for path, bearer, expected in checks:
         if bearer is None:
             continue

@@ -19,10 +19,26 @@ from bench.prepare import Prepared
 PAGE = 20
 LIST_PATH = f"/api/v1/tasks?page_size={PAGE}"
 FILTERED_PATH = f"{LIST_PATH}&tag=work&completed=false&sort=due_at"
+#: Text searches on the big user (100,000 tasks): 3 characters matching nothing,
+#: a phrase matching about one task in ten thousand (across all users' tasks).
+SEARCH_SHORT_PATH = f"{LIST_PATH}&q=zzz"
+SEARCH_WORD_PATH = f"{LIST_PATH}&q=Task%2042%20of%20user"
+#: The pathological search on the neighbour's tasks of repeated "a": 199 "a" then "b".
+SEARCH_LONG_PATH = f"{LIST_PATH}&q={'a' * 199}b"
+#: 20 tag filters (the most allowed) on the neighbour: every tag exists, no task
+#: carries them all, so every one of its tasks is looked at.
+TAGS_PATH = LIST_PATH + "".join(f"&tag=n{j}" for j in range(20))
 #: The throughput scenarios on taskapi, in the order they run.
 TASKAPI = ("list", "filtered", "get", "post", "patch", "compat_list", "deep", "bad_token",
-           "login")
-ALL = ("floor", *TASKAPI, "users")
+           "login", "search_short", "search_word", "search_long", "tags_20")
+#: Scenarios that repeat one expensive request: they run on a second server with
+#: the list page cache off (``TASKAPI_LIST_CACHE=false``), so every request runs
+#: its query, as a client varying its requests would make it.
+UNCACHED = frozenset({"search_short", "search_word", "search_long", "tags_20", "noisy"})
+#: One account sending its most expensive requests (NEIGHBOUR_CONNECTIONS loads)
+#: while the others list.
+NEIGHBOUR_CONNECTIONS = 2
+ALL = ("floor", *TASKAPI, "noisy", "users")
 PROBE_CONNECTIONS = 10  # bad-token probe beside the users scenario
 PROBE_THINK_MS = (400, 600)  # its pause between requests: about 20 requests/s in all
 
@@ -84,6 +100,21 @@ def taskapi(name: str, data: Prepared, plan: Plan, label: str = "") -> Load:
         "login": ("login", {"BENCH_LOGINS": str(data.logins_file),
                             "BENCH_PASSWORD": PASSWORD},
                   "POST /api/v1/auth/login, a random user (argon2id, production cost)"),
+        "search_short": ("fixed", {"BENCH_PATH": SEARCH_SHORT_PATH,
+                                   "BENCH_TOKEN": data.big_token or ""},
+                         f"GET {SEARCH_SHORT_PATH}, the user with "
+                         f"{data.sizes.big_user_tasks:,} tasks (no match)"),
+        "search_word": ("fixed", {"BENCH_PATH": SEARCH_WORD_PATH,
+                                  "BENCH_TOKEN": data.big_token or ""},
+                        f"GET {SEARCH_WORD_PATH}, the user with "
+                        f"{data.sizes.big_user_tasks:,} tasks"),
+        "search_long": ("fixed", {"BENCH_PATH": SEARCH_LONG_PATH,
+                                  "BENCH_TOKEN": data.neighbour_token or ""},
+                        f"GET {LIST_PATH}&q=(199 x a)b, the neighbour: "
+                        f"{data.sizes.neighbour_tasks:,} tasks of repeated a"),
+        "tags_20": ("fixed", {"BENCH_PATH": TAGS_PATH, "BENCH_TOKEN": data.neighbour_token or ""},
+                    f"GET {LIST_PATH}&tag=n0..&tag=n19 (20 tags), the neighbour: "
+                    f"{data.sizes.neighbour_tasks:,} tasks, none carrying all 20"),
     }
     kind, env, describe = specs[name]
     expected = frozenset({401}) if name == "bad_token" else frozenset()
@@ -92,6 +123,25 @@ def taskapi(name: str, data: Prepared, plan: Plan, label: str = "") -> Load:
         result.connections = plan.login_connections
         result.threads = min(result.threads, result.connections)
     return result
+
+
+def noisy(data: Prepared, plan: Plan) -> tuple[Load, ...]:
+    """Others list (``list``, on the connections left) while the neighbour sends
+    the pathological search and the 20-tag filter without pause (one connection
+    each; rate limits are off in the benchmark, so it sends more than its limit
+    would let it)."""
+    others = max(plan.connections - NEIGHBOUR_CONNECTIONS, 1)
+    main = Load("noisy", "requests.lua", others, min(plan.wrk_threads, others), plan.duration,
+                {"BENCH_KIND": "list", "BENCH_USERS": str(data.users_file),
+                 "BENCH_PATH": LIST_PATH}, frozenset(),
+                f"GET {LIST_PATH}, a random user, {others} connections, while the "
+                "neighbour sends search_long and tags_20 on one connection each")
+    neighbours = tuple(
+        Load(f"noisy_{name}", "requests.lua", 1, 1, plan.duration,
+             {"BENCH_KIND": "fixed", "BENCH_PATH": path, "BENCH_TOKEN": data.neighbour_token
+              or ""}, frozenset({503}), f"the neighbour's {name} beside noisy")
+        for name, path in (("search_long", SEARCH_LONG_PATH), ("tags_20", TAGS_PATH)))
+    return (main, *neighbours)
 
 
 def users(data: Prepared, plan: Plan) -> tuple[Load, Load]:

@@ -14,7 +14,7 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
-from taskapi.models import UTCDateTime
+from taskapi.models import UTCDateTime, is_search_table
 
 config = context.config
 if config.config_file_name is not None:
@@ -29,6 +29,12 @@ def render_item(type_, obj, autogen_context):
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
+
+
+def include_name(name, type_, _parent_names):
+    """Leave SQLite's FTS5 search table and its shadow tables out of autogenerate:
+    they are not models (taskapi.models.TASK_SEARCH_DDL)."""
+    return not (type_ == "table" and is_search_table(name))
 
 
 def process_revision_directives(context_, revision, directives):
@@ -58,6 +64,7 @@ def run_migrations_online():
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     conf_args.setdefault("render_item", render_item)
     conf_args.setdefault("compare_type", True)
+    conf_args.setdefault("include_name", include_name)
 
     with target_db.engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"

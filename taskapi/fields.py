@@ -70,13 +70,18 @@ class UTCDateTime(ma.fields.AwareDateTime):
 
     default_error_messages = {
         "naive": "Must include a UTC offset, e.g. 2025-01-31T09:00:00Z or +02:00.",
+        "range": "Must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z in UTC.",
     }
 
     def __init__(self, **kwargs):
         super().__init__(format="iso", default_timezone=None, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
+        loaded = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return loaded.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:59:59-12:00 is in year 10000 in UTC
+            raise self.make_error("range") from None
 
     def _serialize(self, value: datetime | None, attr, obj, **kwargs):
         # datetime.isoformat is marshmallow's "iso" format, without its dispatch

@@ -121,6 +121,13 @@ class Task(db.Model):
         sa.CheckConstraint(
             "priority IN ('low', 'medium', 'high')", name="priority_valid"
         ),
+        # Text search (q) on PostgreSQL: pg_trgm GIN indexes that answer
+        # lower(column) LIKE '%text%' (https://www.postgresql.org/docs/current/pgtrgm.html).
+        # SQLite has the FTS5 table of TASK_SEARCH_DDL instead.
+        sa.Index("ix_tasks_title_trgm", sa.text("lower(title) gin_trgm_ops"),
+                 postgresql_using="gin").ddl_if(dialect="postgresql"),
+        sa.Index("ix_tasks_description_trgm", sa.text("lower(description) gin_trgm_ops"),
+                 postgresql_using="gin").ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -176,6 +183,48 @@ class Task(db.Model):
 
     def __repr__(self) -> str:
         return f"<Task {self.id} of user {self.user_id}>"
+
+
+#: SQLite's text index of task titles and descriptions: an FTS5 table with the
+#: trigram tokenizer (case-insensitive substrings of 3 or more characters;
+#: https://www.sqlite.org/fts5.html#the_trigram_tokenizer), an external-content
+#: table over ``tasks`` kept in sync by triggers. The same statements are in the
+#: migration that introduced it (a migration is a frozen copy).
+TASK_SEARCH_TABLE = "tasks_fts"
+TASK_SEARCH_DDL = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS tasks_fts USING fts5("
+    "title, description, content='tasks', content_rowid='id', tokenize='trigram')",
+    "CREATE TRIGGER IF NOT EXISTS tasks_fts_insert AFTER INSERT ON tasks BEGIN "
+    "INSERT INTO tasks_fts(rowid, title, description) "
+    "VALUES (new.id, new.title, new.description); END",
+    "CREATE TRIGGER IF NOT EXISTS tasks_fts_delete AFTER DELETE ON tasks BEGIN "
+    "INSERT INTO tasks_fts(tasks_fts, rowid, title, description) "
+    "VALUES ('delete', old.id, old.title, old.description); END",
+    "CREATE TRIGGER IF NOT EXISTS tasks_fts_update AFTER UPDATE OF title, description "
+    "ON tasks BEGIN "
+    "INSERT INTO tasks_fts(tasks_fts, rowid, title, description) "
+    "VALUES ('delete', old.id, old.title, old.description); "
+    "INSERT INTO tasks_fts(rowid, title, description) "
+    "VALUES (new.id, new.title, new.description); END",
+)
+
+
+def is_search_table(name: str) -> bool:
+    """Whether ``name`` is the FTS5 table or one of its shadow tables (not models:
+    schema comparisons skip them)."""
+    return name == TASK_SEARCH_TABLE or name.startswith(TASK_SEARCH_TABLE + "_")
+
+
+for _statement in TASK_SEARCH_DDL:
+    sa.event.listen(Task.__table__, "after_create",
+                    sa.DDL(_statement).execute_if(dialect="sqlite"))
+sa.event.listen(Task.__table__, "before_drop",
+                sa.DDL("DROP TABLE IF EXISTS tasks_fts").execute_if(dialect="sqlite"))
+# gin_trgm_ops comes with the extension; trusted since PostgreSQL 13, so the
+# database owner may create it.
+sa.event.listen(Task.__table__, "before_create",
+                sa.DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(
+                    dialect="postgresql"))
 
 
 class IssuedToken(db.Model):

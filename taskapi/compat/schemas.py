@@ -105,7 +105,10 @@ class LenientDueDate(UTCDateTime):
             raise self.make_error("invalid", input=value, obj_type="datetime") from error
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise self.make_error("range") from None
 
 
 class CompatTaskSchema(Lenient, TaskSchema):

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from taskapi.extensions import db
 from taskapi.models import Tag, Task, task_tags, utcnow
 
 #: Sort keys a client may name; each maps to SQL expressions, in order.
@@ -117,23 +118,85 @@ def _param(name: str, value: Any, type_: Any = None) -> sa.BindParameter:
     return sa.bindparam(name, value, type_=type_)
 
 
-def _tag_term(index: int, name: str) -> Term:
-    param = f"f_tag_{index}"
+#: Most ``tag`` and ``priority`` values one list request may give (the tags a task
+#: can carry; more cannot match anything).
+MAX_FILTER_VALUES = 20
+#: Shortest ``q`` the text index answers: a trigram is 3 characters. Shorter
+#: texts are matched by LIKE over the user's tasks (cheap: a 1-2 character
+#: pattern costs one pass over each title).
+MIN_INDEXED_QUERY = 3
+
+
+def _tags_term(names: list[str]) -> Term:
+    """Tasks carrying every tag in ``names`` (name keys, distinct): one shape for
+    any count, so one cached statement. Per candidate task, a count of its
+    task_tags rows (primary key lookups, at most 20 per task) whose tag is one of
+    the user's tags of these names must reach ``len(names)``; and a one-time
+    condition, computed before any task is read, that all the names exist as the
+    user's tags (else no task can match and none is read)."""
 
     def build():
-        return (
-            sa.exists()
-            .where(task_tags.c.task_id == Task.id, task_tags.c.tag_id == Tag.id)
-            .where(Tag.user_id == Task.user_id, Tag.name_key == _param(param, name))
-        )
+        wanted = (sa.select(Tag.id)
+                  .where(Tag.user_id == sa.bindparam("user_id"),
+                         Tag.name_key.in_(sa.bindparam("f_tags", names, expanding=True)))
+                  .scalar_subquery())
+        carried = (sa.select(sa.func.count())
+                   .select_from(task_tags)
+                   .where(task_tags.c.task_id == Task.id, task_tags.c.tag_id.in_(wanted))
+                   .scalar_subquery())
+        known = (sa.select(sa.func.count()).select_from(Tag)
+                 .where(Tag.user_id == sa.bindparam("user_id"),
+                        Tag.name_key.in_(sa.bindparam("f_tags", names, expanding=True)))
+                 .scalar_subquery())
+        count = _param("f_tag_count", len(names), sa.Integer())
+        return sa.and_(known == count, carried == count)
 
-    return Term(("tag", index), {param: name}, build)
+    return Term(("tags",), {"f_tags": names, "f_tag_count": len(names)}, build)
 
 
-def filter_terms(args: dict, zone: str, now: datetime | None = None) -> list[Term]:
+def fts_phrase(text: str) -> str:
+    """``text`` as an FTS5 phrase (double quotes doubled): matched as a substring,
+    with no query syntax (https://www.sqlite.org/fts5.html#fts5_strings)."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+_SEARCH = sa.table("tasks_fts", sa.column("rowid"))
+
+
+def _text_term(text: str, dialect: str) -> Term:
+    """Case-insensitive substring ``text`` of the title or description.
+
+    SQLite, 3 or more characters: the FTS5 trigram index
+    (:data:`taskapi.models.TASK_SEARCH_DDL`), one lookup whatever the number of
+    tasks. PostgreSQL: ``lower(column) LIKE '%text%'``, answered by the pg_trgm
+    GIN indexes (trigrams rather than a ``tsvector``: a tsvector matches words
+    and stems, not arbitrary substrings such as ``sk-12``, which ``q`` promises).
+    Shorter texts on SQLite: the same LIKE over the user's tasks.
+    """
+    if dialect == "sqlite" and len(text) >= MIN_INDEXED_QUERY:
+        phrase = fts_phrase(text)
+
+        def fts_match():
+            match = sa.literal_column("tasks_fts").op("MATCH")(_param("f_q", phrase, sa.String()))
+            return Task.id.in_(sa.select(_SEARCH.c.rowid).where(match))
+
+        return Term(("q", "fts"), {"f_q": phrase}, fts_match)
+    pattern = f"%{escape_like(text.lower())}%"
+
+    def text_match():
+        bound = _param("f_q", pattern, sa.String())
+        return sa.or_(sa.func.lower(Task.title).like(bound, escape="\\"),
+                      sa.func.lower(Task.description).like(bound, escape="\\"))
+
+    return Term(("q", "like"), {"f_q": pattern}, text_match)
+
+
+def filter_terms(args: dict, zone: str, now: datetime | None = None,
+                 dialect: str | None = None) -> list[Term]:
     """The validated list filters in ``args`` as :class:`Term` objects, all combined
     with AND. ``zone`` is the user's IANA time zone (``due_on``); ``now`` the
-    instant ``overdue`` compares with (default: the current time)."""
+    instant ``overdue`` compares with (default: the current time); ``dialect``
+    the database's (default: the session's), which decides how ``q`` is matched."""
     terms: list[Term] = []
 
     def add(key: tuple, params: dict, build) -> None:
@@ -146,17 +209,11 @@ def filter_terms(args: dict, zone: str, now: datetime | None = None) -> list[Ter
         priorities = list(args["priority"])
         add(("priority",), {"f_priority": priorities},
             lambda: Task.priority.in_(sa.bindparam("f_priority", priorities, expanding=True)))
-    for index, name in enumerate(dict.fromkeys(t.lower() for t in args.get("tag") or [])):
-        terms.append(_tag_term(index, name))
+    names = list(dict.fromkeys(t.lower() for t in args.get("tag") or []))
+    if names:
+        terms.append(_tags_term(names))
     if args.get("q"):
-        pattern = f"%{escape_like(args['q'].lower())}%"
-
-        def text_match():
-            bound = _param("f_q", pattern, sa.String())
-            return sa.or_(sa.func.lower(Task.title).like(bound, escape="\\"),
-                          sa.func.lower(Task.description).like(bound, escape="\\"))
-
-        add(("q",), {"f_q": pattern}, text_match)
+        terms.append(_text_term(args["q"], dialect or db.session.get_bind().dialect.name))
     for name, op in (("due_before", operator.lt), ("due_after", operator.gt),
                      ("updated_since", operator.ge)):
         if args.get(name) is not None:

@@ -58,10 +58,10 @@ def list_tasks(
     page past the end). ``zone`` is the user's IANA time zone for ``due_on``.
     """
     sort = args["sort"]
-    terms = filter_terms(args, zone)
+    dialect = db.session.get_bind().dialect.name
+    terms = filter_terms(args, zone, dialect=dialect)
     if after is not None:
         terms.append(cursors.after_term(sort, after))
-    dialect = db.session.get_bind().dialect.name
     statement = rows.page_statement(dialect, sort_text(sort),
                                     tuple(term.key for term in terms),
                                     keyset=after is not None,

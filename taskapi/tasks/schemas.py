@@ -7,6 +7,7 @@ not listed here (``user_id``) is a 422: no mass assignment.
 from __future__ import annotations
 
 import copy
+from datetime import date
 
 import marshmallow as ma
 
@@ -14,9 +15,14 @@ from taskapi.fields import QueryBoolean, StrictBoolean, TagName, TrimmedString, 
 from taskapi.models import PRIORITIES
 from taskapi.serializers import CompiledDump
 from taskapi.tasks.cursors import MAX_CURSOR_LENGTH
-from taskapi.tasks.filters import DEFAULT_SORT, SORT_KEYS, parse_sort
+from taskapi.tasks.filters import DEFAULT_SORT, MAX_FILTER_VALUES, SORT_KEYS, parse_sort
 
-MAX_TAGS = 20
+MAX_TAGS = MAX_FILTER_VALUES
+TOO_MANY_VALUES = "At most {max} values."
+#: ``due_on`` bounds: time zones are within a day of UTC, so the start and the
+#: end of these days exist as UTC instants (Python's datetime stops at year 9999).
+FIRST_DAY = date(1, 1, 2)
+LAST_DAY = date(9999, 12, 30)
 
 
 class TaskSchema(CompiledDump, ma.Schema):
@@ -111,22 +117,29 @@ class TaskListArgsSchema(ma.Schema):
     )
     priority = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(PRIORITIES)),
-        metadata={"description": "Repeatable; tasks with any of these priorities"},
+        validate=ma.validate.Length(max=MAX_FILTER_VALUES, error=TOO_MANY_VALUES),
+        metadata={"description": "Repeatable (at most 20); tasks with any of these "
+                  "priorities"},
     )
     tag = ma.fields.List(
-        TagName(), metadata={"description": "Repeatable; tasks carrying all these tags "
-                             "(case-insensitive)"},
+        TagName(), validate=ma.validate.Length(max=MAX_FILTER_VALUES, error=TOO_MANY_VALUES),
+        metadata={"description": "Repeatable (at most 20, the tags a task can carry); "
+                  "tasks carrying all these tags (case-insensitive)"},
     )
     q = TrimmedString(
         min_length=1, max_length=200,
         metadata={"description": "Case-insensitive text in title or description; "
-                  "% and _ match themselves"},
+                  "% and _ match themselves. Texts of 3 or more characters are "
+                  "answered from a text index."},
     )
     due_before = UTCDateTime(metadata={"description": "due_at earlier than this (with offset)"})
     due_after = UTCDateTime(metadata={"description": "due_at later than this (with offset)"})
     due_on = ma.fields.Date(
+        validate=ma.validate.Range(min=FIRST_DAY, max=LAST_DAY,
+                                   error="Must be a day from {min} to {max}."),
         metadata={"description": "due_at on this calendar day (YYYY-MM-DD) in the user's "
-                  "time zone"},
+                  "time zone; from 0001-01-02 to 9999-12-30 (the day's start and end "
+                  "must exist in UTC in every time zone)"},
     )
     overdue = QueryBoolean(
         metadata={"description": "true: due_at in the past and not completed; false: the rest"}
