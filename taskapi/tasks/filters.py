@@ -129,27 +129,22 @@ MIN_INDEXED_QUERY = 3
 
 def _tags_term(names: list[str]) -> Term:
     """Tasks carrying every tag in ``names`` (name keys, distinct): one shape for
-    any count, so one cached statement. Per candidate task, a count of its
-    task_tags rows (primary key lookups, at most 20 per task) whose tag is one of
-    the user's tags of these names must reach ``len(names)``; and a one-time
-    condition, computed before any task is read, that all the names exist as the
-    user's tags (else no task can match and none is read)."""
+    any count, so one cached statement. One uncorrelated ``IN`` subquery: the
+    task_tags rows of the user's tags of these names, grouped by task, kept when
+    a task has all ``len(names)`` of them (``GROUP BY ... HAVING count(*) = n``;
+    (task_id, tag_id) is the primary key, so the count is of distinct tags). Its
+    cost is the number of tasks carrying any of the tags, whatever the order or
+    the page; it is computed once per statement."""
 
     def build():
         wanted = (sa.select(Tag.id)
                   .where(Tag.user_id == sa.bindparam("user_id"),
-                         Tag.name_key.in_(sa.bindparam("f_tags", names, expanding=True)))
-                  .scalar_subquery())
-        carried = (sa.select(sa.func.count())
-                   .select_from(task_tags)
-                   .where(task_tags.c.task_id == Task.id, task_tags.c.tag_id.in_(wanted))
-                   .scalar_subquery())
-        known = (sa.select(sa.func.count()).select_from(Tag)
-                 .where(Tag.user_id == sa.bindparam("user_id"),
-                        Tag.name_key.in_(sa.bindparam("f_tags", names, expanding=True)))
-                 .scalar_subquery())
-        count = _param("f_tag_count", len(names), sa.Integer())
-        return sa.and_(known == count, carried == count)
+                         Tag.name_key.in_(sa.bindparam("f_tags", names, expanding=True))))
+        carrying = (sa.select(task_tags.c.task_id)
+                    .where(task_tags.c.tag_id.in_(wanted))
+                    .group_by(task_tags.c.task_id)
+                    .having(sa.func.count() == _param("f_tag_count", len(names), sa.Integer())))
+        return Task.id.in_(carrying)
 
     return Term(("tags",), {"f_tags": names, "f_tag_count": len(names)}, build)
 
