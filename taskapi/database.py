@@ -114,8 +114,9 @@ def engine_options(config) -> dict[str, Any]:
 
 
 #: SQLite virtual-machine instructions between two looks at the statement's
-#: deadline: about 0.1 ms of work, so the check costs nothing measurable.
-PROGRESS_OPS = 2000
+#: deadline: about a millisecond of work. Each look takes the GIL, so a long
+#: statement looking much more often would slow the other threads of its worker.
+PROGRESS_OPS = 100_000
 _DEADLINE = "taskapi.statement_deadline"
 
 
