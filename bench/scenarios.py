@@ -38,6 +38,7 @@ UNCACHED = frozenset({"search_short", "search_word", "search_long", "tags_20", "
 #: One account sending its most expensive requests (NEIGHBOUR_CONNECTIONS loads)
 #: while the others list.
 NEIGHBOUR_CONNECTIONS = 2
+NEIGHBOUR_THINK_MS = (400, 400)  # pause per connection: 2 x at most 2.5 requests/s
 ALL = ("floor", *TASKAPI, "noisy", "users")
 PROBE_CONNECTIONS = 10  # bad-token probe beside the users scenario
 PROBE_THINK_MS = (400, 600)  # its pause between requests: about 20 requests/s in all
@@ -127,9 +128,10 @@ def taskapi(name: str, data: Prepared, plan: Plan, label: str = "") -> Load:
 
 def noisy(data: Prepared, plan: Plan) -> tuple[Load, ...]:
     """Others list (``list``, on the connections left) while the neighbour sends
-    the pathological search and the 20-tag filter without pause (one connection
-    each; rate limits are off in the benchmark, so it sends more than its limit
-    would let it)."""
+    the pathological search and the 20-tag filter, one connection each, with a
+    pause of :data:`NEIGHBOUR_THINK_MS` after each answer: together at most 5
+    requests/s, the default per-user limit (``RATELIMIT_DEFAULT``, 300 per
+    minute), which the benchmark's server does not enforce itself."""
     others = max(plan.connections - NEIGHBOUR_CONNECTIONS, 1)
     main = Load("noisy", "requests.lua", others, min(plan.wrk_threads, others), plan.duration,
                 {"BENCH_KIND": "list", "BENCH_USERS": str(data.users_file),
@@ -138,8 +140,10 @@ def noisy(data: Prepared, plan: Plan) -> tuple[Load, ...]:
                 "neighbour sends search_long and tags_20 on one connection each")
     neighbours = tuple(
         Load(f"noisy_{name}", "requests.lua", 1, 1, plan.duration,
-             {"BENCH_KIND": "fixed", "BENCH_PATH": path, "BENCH_TOKEN": data.neighbour_token
-              or ""}, frozenset({503}), f"the neighbour's {name} beside noisy")
+             {"BENCH_KIND": "fixed", "BENCH_PATH": path,
+              "BENCH_TOKEN": data.neighbour_token or "", **_think(*NEIGHBOUR_THINK_MS, 1)},
+             frozenset({503}), f"the neighbour's {name} beside noisy, 1 connection, "
+             f"{NEIGHBOUR_THINK_MS[0]} ms pause")
         for name, path in (("search_long", SEARCH_LONG_PATH), ("tags_20", TAGS_PATH)))
     return (main, *neighbours)
 
