@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     from taskapi.bodies import init_body_checks
     from taskapi.config import load_config
+    from taskapi.hosts import init_hosts
     from taskapi.logging import configure_logging, init_request_logging
     from taskapi.security import init_security
 
@@ -43,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure_logging(app)
     init_request_logging(app)
     init_security(app)
+    init_hosts(app)
     init_body_checks(app)
     register_extensions(app)
     register_blueprints(app)

@@ -8,17 +8,21 @@ the page points there, so opening the docs makes no request that leaves the
 server.
 
 The page carries a Content-Security-Policy that only allows this origin
-(plus inline styles, data: images and the page's own inline start-up script,
-which Swagger UI needs), so the browser itself refuses any other host. Swagger
-UI's online validator badge is off for the same reason (``validatorUrl: null``,
-Swagger UI configuration docs).
+(plus inline styles and data: images, which Swagger UI needs), so the browser
+itself refuses any other host. Scripts come from this origin, and the page's
+one inline start-up script runs because it carries the response's nonce
+(CSP Level 3, "nonce-source": a new random value per response, :func:`csp_nonce`);
+no other inline script would (no ``'unsafe-inline'``). Swagger UI's online
+validator badge is off for the same reason (``validatorUrl: null``, Swagger UI
+configuration docs).
 """
 
 from __future__ import annotations
 
+import secrets
 from importlib.resources import files
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, g, request
 
 #: Where the Swagger UI release files are served; ``OPENAPI_SWAGGER_UI_URL`` default.
 ASSETS_URL = "/api/docs/assets/"
@@ -34,9 +38,10 @@ SWAGGER_UI_CONFIG = {
     "persistAuthorization": False,  # tokens never land in localStorage
 }
 
-#: Same-origin only; Swagger UI needs inline styles, data: icons and its start-up script.
+#: Same-origin only; Swagger UI needs inline styles and data: icons. The docs page
+#: adds its nonce to script-src (:func:`docs_policy`).
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self'; "
     "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self' data:; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -68,6 +73,13 @@ on a read gives 304 while it is current, and `If-Match` on a write gives 412 whe
 someone changed the task since you read it.
 
 **Rate limits.** Over a limit the answer is 429 with `Retry-After`.
+
+**Request size.** With the default server settings, the request line (method,
+path and query string) may be up to 8190 bytes, and a request may carry up to
+100 header fields of up to 8190 bytes each; beyond that the answer is a 414 or a
+431, in the same error shape. A `GET /api/v1/tasks` with every parameter at its
+documented maximum fits (about 6,400 bytes when its text is ASCII; a non-ASCII
+character takes up to 12 bytes percent-encoded).
 
 **The original contract.** `/api/auth/*` and `/api/{user_id}/tasks` (tag
 "Phase II contract") serve the previous backend's clients unchanged.
@@ -128,6 +140,22 @@ def spec_options() -> dict:
     }
 
 
+def csp_nonce() -> str:
+    """The nonce of this response's inline script (template global ``csp_nonce()``):
+    128 random bits, base64url, made on first use and the same for the rest of
+    the request."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def docs_policy(nonce: str | None) -> str:
+    """:data:`DOCS_CSP`, with ``'nonce-<nonce>'`` in script-src when one was used."""
+    if nonce is None:
+        return DOCS_CSP
+    return DOCS_CSP.replace("script-src 'self'", f"script-src 'self' 'nonce-{nonce}'", 1)
+
+
 def swagger_ui_dist() -> str:
     """Filesystem path of the Swagger UI release files in ``flask-swagger-ui``."""
     return str(files("flask_swagger_ui") / "dist")
@@ -137,7 +165,8 @@ def init_docs(app: Flask) -> None:
     """Serve the Swagger UI assets and secure the docs page; call before ``api.init_app``.
 
     ``OPENAPI_SWAGGER_UI_URL`` (config.py) points the page at these assets;
-    ``OPENAPI_SWAGGER_UI_CONFIG`` defaults to :data:`SWAGGER_UI_CONFIG`.
+    ``OPENAPI_SWAGGER_UI_CONFIG`` defaults to :data:`SWAGGER_UI_CONFIG`. The page
+    and the assets carry :func:`docs_policy` as their Content-Security-Policy.
     """
     app.config.setdefault("OPENAPI_SWAGGER_UI_CONFIG", dict(SWAGGER_UI_CONFIG))
     app.config.setdefault("API_SPEC_OPTIONS", spec_options())
@@ -146,11 +175,13 @@ def init_docs(app: Flask) -> None:
         static_url_path="", url_prefix=ASSETS_URL.rstrip("/"),
     )
     app.register_blueprint(assets)
+    app.add_template_global(csp_nonce)
 
     docs_prefix = ASSETS_URL.rsplit("/", 2)[0]  # /api/docs
 
     @app.after_request
     def docs_page_policy(response: Response) -> Response:
         if request.path == docs_prefix or request.path.startswith(ASSETS_URL):
-            response.headers.setdefault("Content-Security-Policy", DOCS_CSP)
+            response.headers.setdefault("Content-Security-Policy",
+                                        docs_policy(g.get("csp_nonce")))
         return response

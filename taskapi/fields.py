@@ -61,6 +61,11 @@ def _pattern(multiline: bool, *, nonblank: bool, also: str = "") -> str:
     return f"^\\s*{core}\\s*$"
 
 
+#: Longest datetime text accepted: ``2025-01-31T09:00:00.123456+02:00`` is 32
+#: characters; Python would otherwise parse any number of fraction digits.
+MAX_DATETIME_LENGTH = 40
+
+
 class UTCDateTime(ma.fields.AwareDateTime):
     """ISO 8601 datetime that must carry an offset; loaded and dumped as UTC.
 
@@ -74,9 +79,12 @@ class UTCDateTime(ma.fields.AwareDateTime):
     }
 
     def __init__(self, **kwargs):
+        kwargs["metadata"] = {"maxLength": MAX_DATETIME_LENGTH, **kwargs.get("metadata", {})}
         super().__init__(format="iso", default_timezone=None, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and len(value) > MAX_DATETIME_LENGTH:
+            raise self.make_error("invalid", input=value, obj_type="datetime")
         loaded = super()._deserialize(value, attr, data, **kwargs)
         try:
             return loaded.astimezone(UTC)

@@ -191,7 +191,7 @@ def check_page(response, path: str, params, *, keyset: bool) -> list[dict]:
     assert body, "a next cursor after an empty page"
     assert URL_SAFE.fullmatch(cursor) and len(cursor) <= 2048, cursor
     url = urlsplit(next_link(response))
-    assert (url.scheme, url.netloc, url.path, url.fragment) == ("http", "localhost", path, "")
+    assert (url.scheme, url.netloc, url.path, url.fragment) == ("", "", path, "")
     expected = [(name, value) for name, value in params if name not in ("page", "cursor")]
     assert sorted(parse_qsl(url.query, keep_blank_values=True)) == sorted(
         [*expected, ("cursor", cursor)]

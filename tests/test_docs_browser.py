@@ -12,7 +12,9 @@ records, every request for another host or port. Proven:
 * "Authorize" says how to get a token and takes one; "Try it out" on getCurrentUser
   then answers 200 with the user;
 * meanwhile no request failed or was blocked, no status >= 400, no console error (a
-  Content-Security-Policy violation is one), no page error.
+  Content-Security-Policy violation is one), no page error;
+* all that under the page's Content-Security-Policy, whose script-src has no
+  ``'unsafe-inline'``: the start-up script runs by its nonce.
 
 Without Chromium or Playwright the tests are skipped, or fail under
 ``TASKAPI_TEST_REQUIRE_BROWSER=1``.
@@ -133,7 +135,13 @@ def page(request, browser, server, trouble):
 
 
 def open_docs(page, server: Server):
-    page.goto(f"{server.base_url}/api/docs")
+    """Open /api/docs; assert its script policy allows no inline script but by nonce."""
+    response = page.goto(f"{server.base_url}/api/docs")
+    policy = response.headers["content-security-policy"]
+    (script_src,) = [part.split()[1:] for part in policy.split(";")
+                     if part.split()[:1] == ["script-src"]]
+    assert "'unsafe-inline'" not in script_src, policy
+    assert "'self'" in script_src and any(v.startswith("'nonce-") for v in script_src), policy
     page.locator(".opblock").first.wait_for()
 
 

@@ -7,9 +7,13 @@
   ``HSTS_MAX_AGE``.
 - CORS on ``/api/*`` for ``CORS_ORIGINS`` (default: http://localhost:3000 and
   http://127.0.0.1:3000 in development, none in production); no credentials.
+- The docs page's Content-Security-Policy: scripts from this origin and the one
+  inline script by its per-response nonce, never ``'unsafe-inline'``.
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -513,3 +517,36 @@ def test_production_uses_configured_origins(tmp_path):
 def test_bad_cors_origins_are_refused(tmp_path, value):
     with pytest.raises(ConfigurationError, match="CORS_ORIGINS"):
         create_app(config(tmp_path, CORS_ORIGINS=value))
+
+
+# --- the docs page's Content-Security-Policy ----------------------------------------
+
+
+def csp_directives(policy: str) -> dict[str, list[str]]:
+    """``{"script-src": ["'self'", ...], ...}`` of a Content-Security-Policy value."""
+    directives = {}
+    for part in policy.split(";"):
+        name, *values = part.split()
+        directives[name] = values
+    return directives
+
+
+def test_docs_page_scripts_run_by_nonce_not_unsafe_inline(client):
+    pages = [client.get("/api/docs") for _ in range(2)]
+    nonces = []
+    for page in pages:
+        script_src = csp_directives(page.headers["Content-Security-Policy"])["script-src"]
+        assert "'unsafe-inline'" not in script_src
+        (nonce,) = [value for value in script_src if value.startswith("'nonce-")]
+        inline = re.findall(r"<script( nonce=\"[^\"]*\")?>", page.get_data(as_text=True))
+        assert inline == [f' nonce="{nonce[7:-1]}"'], inline  # the one inline script
+        assert len(nonce[7:-1]) >= 22  # 128 bits, base64url (CSP3: at least 128 bits)
+        nonces.append(nonce)
+    assert nonces[0] != nonces[1]  # a new one per response
+
+
+def test_docs_assets_get_the_policy_without_a_nonce(client):
+    response = client.get("/api/docs/assets/swagger-ui-bundle.js")
+
+    script_src = csp_directives(response.headers["Content-Security-Policy"])["script-src"]
+    assert script_src == ["'self'"]

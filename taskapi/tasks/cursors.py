@@ -27,6 +27,10 @@ from taskapi.tasks.filters import Term, sort_columns, sort_text
 SALT = "taskapi.tasks.cursor"
 #: Longest cursor accepted, in characters (a real one is well under 1 KiB).
 MAX_CURSOR_LENGTH = 2048
+#: The characters of a cursor (itsdangerous' URL-safe base64 and its "."), so it
+#: never needs percent-encoding and a maximal list request fits gunicorn's
+#: request line (see README, GUNICORN_LIMIT_REQUEST_LINE).
+CURSOR_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
 
 class CursorError(ValueError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import request
 from flask_smorest import abort
@@ -22,7 +22,8 @@ LIST_HEADERS = {
         "next page", "schema": {"type": "string"},
     },
     "Link": {
-        "description": 'RFC 8288 `<url>; rel="next"`: this request with the next cursor',
+        "description": 'RFC 8288 `<url>; rel="next"`: this request with the next cursor, '
+        "as a relative reference (path and query, e.g. `</api/v1/tasks?cursor=...>`)",
         "schema": {"type": "string"},
     },
 }
@@ -50,8 +51,8 @@ def list_page(
     keyset page of ``page_size`` tasks after the cursor's position, without
     ``X-Pagination``; ``page`` is then a 422, as is a cursor that is tampered
     with, issued for another sort or for another user. Either way, while more
-    tasks follow, ``X-Next-Cursor`` and ``Link: <...>; rel="next"`` (RFC 8288)
-    point to the next page.
+    tasks follow, ``X-Next-Cursor`` and ``Link: <...>; rel="next"`` (RFC 8288; a
+    path and query, relative to the request's URL) point to the next page.
     """
     sort, limit = args["sort"], pagination_parameters.page_size
     token = args.get("cursor")
@@ -78,5 +79,7 @@ def list_page(
                  if name not in ("page", "cursor")]
         query.append(("cursor", next_cursor))
         headers["X-Next-Cursor"] = next_cursor
-        headers["Link"] = f'<{request.base_url}?{urlencode(query)}>; rel="next"'
+        # A relative reference (RFC 8288 section 3.2): nothing from the Host header.
+        path = quote(request.script_root + request.path)
+        headers["Link"] = f'<{path}?{urlencode(query)}>; rel="next"'
     return page.items, headers

@@ -47,10 +47,12 @@ def list_etag(endpoint: str) -> str | None:
     if "overdue" in request.args:
         return None
     user = current_user
-    # The raw query string: escaping and the order of repeated values intact.
+    # The path, not the URL: pages hold no host, and a forged Host header must
+    # not multiply the kept pages. The raw query string: escaping and the order
+    # of repeated values intact.
     query = request.query_string.decode("latin-1")
     key = (f"{PAGE_FORMAT}\n{endpoint}\n{user.id}\n{user.data_version}\n{user.timezone}\n"
-           f"{request.base_url}\n{query}")
+           f"{request.path}\n{query}")
     return hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()  # noqa: S324 (a key, not a secret)
 
 

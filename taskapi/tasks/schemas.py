@@ -14,7 +14,7 @@ import marshmallow as ma
 from taskapi.fields import QueryBoolean, StrictBoolean, TagName, TrimmedString, UTCDateTime
 from taskapi.models import PRIORITIES
 from taskapi.serializers import CompiledDump
-from taskapi.tasks.cursors import MAX_CURSOR_LENGTH
+from taskapi.tasks.cursors import CURSOR_PATTERN, MAX_CURSOR_LENGTH
 from taskapi.tasks.filters import DEFAULT_SORT, MAX_FILTER_VALUES, SORT_KEYS, parse_sort
 
 MAX_TAGS = MAX_FILTER_VALUES
@@ -156,7 +156,8 @@ class TaskListArgsSchema(ma.Schema):
                   "example": "-priority,due_at", "pattern": SORT_PATTERN},
     )
     cursor = ma.fields.String(
-        validate=ma.validate.Length(min=1, max=MAX_CURSOR_LENGTH),
+        validate=[ma.validate.Length(min=1, max=MAX_CURSOR_LENGTH),
+                  ma.validate.Regexp(CURSOR_PATTERN, error="Not a cursor of this server.")],
         metadata={"description": "Opaque position from the previous response's "
                   "X-Next-Cursor: returns the page after it (same sort required; not "
                   "with page)"},
