@@ -45,8 +45,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_request_logging(app)
     init_security(app)
     init_hosts(app)
-    init_body_checks(app)
     register_extensions(app)
+    # After the rate limiter's hooks (register_extensions): a request over its
+    # limit is answered before its body is read or parsed.
+    init_body_checks(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)

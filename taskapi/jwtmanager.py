@@ -9,9 +9,17 @@ result, or its error, is also kept for the rest of the request: the rate
 limiter's key function (:func:`taskapi.ratelimits.client_key`) and
 ``jwt_required`` then share one decode. With a ``decode_key_loader`` registered
 the library's own path runs. Errors and their messages are the library's.
+
+The ``Authorization`` header has one reading, :func:`bearer_token`: the rate
+limiter takes the token from it, and the token check
+(:func:`taskapi.auth.tokens.init_jwt`) hands Flask-JWT-Extended that same token
+and nothing else, so a header cannot authenticate as a user while being counted
+as an anonymous client, or the reverse.
 """
 
 from __future__ import annotations
+
+import re
 
 from flask import g, has_request_context
 from flask_jwt_extended import JWTManager as _JWTManager
@@ -21,6 +29,44 @@ from flask_jwt_extended.tokens import _decode_jwt
 from jwt import ExpiredSignatureError, get_unverified_header
 
 _MEMO = "_taskapi_decoded_jwt"
+
+#: Longest ``Authorization`` header that names the Bearer scheme, in characters.
+#: Tokens issued here are about 400; gunicorn refuses header lines over 8190 bytes.
+MAX_AUTHORIZATION_LENGTH = 8192
+#: RFC 6750 section 2.1: ``credentials = "Bearer" 1*SP b64token``; the scheme is
+#: case-insensitive (RFC 9110 section 11.1).
+_BEARER_CREDENTIALS = re.compile(r"(?i:bearer) +([A-Za-z0-9\-._~+/]+=*)")
+
+
+def bearer_elements(header: str) -> list[str]:
+    """The elements of an ``Authorization`` header value that name the Bearer
+    scheme, stripped: the header read as a comma-separated list (RFC 9110
+    section 5.6.1; Flask-JWT-Extended reads it so), an element's scheme being
+    its first word in any case. ``"Basic eA==, bearer t"`` -> ``["bearer t"]``."""
+    elements = (element.strip() for element in header.split(","))
+    return [element for element in elements
+            if element and element.split(None, 1)[0].lower() == "bearer"]
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The bearer token of an ``Authorization`` header value, or None.
+
+    The one reading of the header, used by the rate limiter
+    (:func:`taskapi.ratelimits.client_key`) and by the token check. A token is
+    read when exactly one element of the header (:func:`bearer_elements`) names
+    the Bearer scheme and that element is ``Bearer`` (any case), one or more
+    spaces and a b64token (RFC 6750 section 2.1); elements of other schemes are
+    ignored (``Bearer <t>, Basic eA==`` is the token ``<t>``). None for no such
+    element, several, another separator (a tab), characters outside b64token,
+    or a header longer than :data:`MAX_AUTHORIZATION_LENGTH`.
+    """
+    if not header or len(header) > MAX_AUTHORIZATION_LENGTH:
+        return None
+    elements = bearer_elements(header)
+    if len(elements) != 1:
+        return None
+    match = _BEARER_CREDENTIALS.fullmatch(elements[0])
+    return match.group(1) if match else None
 
 
 class JWTManager(_JWTManager):

@@ -107,6 +107,12 @@ def maximal_list_query(spec: dict) -> list[tuple[str, str]]:
             pairs += [(name, value)] * schema.get("maxItems", FILTER_VALUES)
         elif name == "cursor":
             pairs.append((name, URL_SAFE_CHARACTER * schema["maxLength"]))
+        elif schema.get("format") == "date-time":
+            # Valid, padded to the documented maximum with fraction digits
+            # (Python keeps the first six); "+" percent-encoded.
+            padding = schema["maxLength"] - len(DATE_TIME)
+            pairs.append((name, DATE_TIME.replace(".", "." + "0" * padding, 1)
+                          if "." in DATE_TIME else DATE_TIME))
         elif "maxLength" in schema:
             pairs.append((name, ESCAPED_CHARACTER * schema["maxLength"]))
         elif schema.get("type") == "boolean":

@@ -1,5 +1,8 @@
-"""Rate limits (Flask-Limiter): who is counted, the auth limits, the 429 response,
-ProxyFix, Redis storage shared by processes, and failing open when Redis is down.
+"""Rate limits (Flask-Limiter): who is counted, the 429 response, limits checked
+before any body is read, ProxyFix, Redis storage shared by processes, and failing
+open when Redis is down. The limits of login, register and password change are
+in ``test_login_limits.py``; the reading of ``Authorization`` in
+``test_auth_header.py``.
 
 Limits are switched on here (tests/conftest.py switches them off) with large
 values, and each test class lowers the one limit it is about.
@@ -12,6 +15,7 @@ after each test). Without it they are skipped, or fail when
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -24,7 +28,7 @@ import sqlalchemy as sa
 from taskapi import create_app
 from taskapi.config import Defaults
 from taskapi.extensions import db
-from taskapi.models import IssuedToken, User
+from taskapi.models import IssuedToken, Task, User
 from tests.conftest import FAST_HASHING
 from tests.helpers import (
     PASSWORD,
@@ -66,7 +70,10 @@ def app_config(app_config, limits) -> dict:
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_DEFAULT": LARGE,
         "RATELIMIT_AUTH_PER_IP": LARGE,
+        "RATELIMIT_LOGIN_PER_ACCOUNT_IP": LARGE,
         "RATELIMIT_AUTH_PER_ACCOUNT": LARGE,
+        "RATELIMIT_REGISTER_PER_IP": LARGE,
+        "RATELIMIT_PASSWORD_PER_USER": LARGE,
         **limits,
     }
 
@@ -150,133 +157,48 @@ def forge(token: str, key: str = OTHER_SECRET) -> str:
     return jwt.encode(claims, key, algorithm="HS256")
 
 
-# --- login and register: per account --------------------------------------------------
+class CountingStream(io.BytesIO):
+    """A request body that counts the bytes the app reads from it."""
+
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        self.bytes_read += len(chunk)
+        return chunk
+
+    def read1(self, size: int = -1) -> bytes:
+        chunk = super().read1(size)
+        self.bytes_read += len(chunk)
+        return chunk
+
+    def readinto(self, buffer) -> int:
+        count = super().readinto(buffer)
+        self.bytes_read += count
+        return count
+
+    def readline(self, size: int | None = -1) -> bytes:
+        line = super().readline(size)
+        self.bytes_read += len(line)
+        return line
 
 
-class TestLoginPerAccount:
-    @pytest.fixture
-    def limits(self):
-        return {"RATELIMIT_AUTH_PER_ACCOUNT": "3 per minute"}
-
-    def test_fourth_login_for_one_email_is_429_with_headers(self, app, client):
-        make_account(client, "ada@example.com", ip="192.0.2.1")  # register + login: 2
-        wrong = post_login(client, "ada@example.com", "wrong password")
-        assert_error(wrong, 401)
-        assert wrong.headers["X-RateLimit-Limit"] == "3"
-        assert wrong.headers["X-RateLimit-Remaining"] == "0"
-
-        response = post_login(client, "ada@example.com")
-
-        assert_rate_limited(response, 3)
-        assert "access_token" not in response.get_json()
-
-    def test_three_logins_pass_and_the_fourth_is_429(self, client):
-        statuses = [post_login(client, "nobody@example.com").status_code for _ in range(3)]
-        assert statuses == [401, 401, 401]
-        assert_rate_limited(post_login(client, "nobody@example.com"), 3)
-        # Still limited: the rejected attempt does not reset anything.
-        assert_rate_limited(post_login(client, "nobody@example.com"), 3)
-
-    def test_another_email_is_still_allowed(self, app, client):
-        make_account(client, "bob@example.com")
-        for _ in range(4):
-            post_login(client, "ada@example.com")
-        assert_rate_limited(post_login(client, "ada@example.com"), 3)
-
-        response = post_login(client, "bob@example.com")
-
-        assert response.status_code == 200, response.get_json()
-        assert response.headers["X-RateLimit-Remaining"] == "0"  # bob: register, 2 logins
-        assert_error(post_login(client, "carol@example.com"), 401)
-
-    def test_email_match_is_case_insensitive_and_trimmed(self, client):
-        for email in ("ada@example.com", "  ADA@Example.COM ", "\tAda@EXAMPLE.com\n"):
-            assert_error(post_login(client, email), 401)
-
-        assert_rate_limited(post_login(client, "aDa@example.com  "), 3)
-        assert_error(post_login(client, "ada2@example.com"), 401)
-
-    def test_compat_login_shares_the_account_bucket(self, client):
-        assert_error(post_login(client, "ada@example.com"), 401)
-        assert_error(post_login(client, "ada@example.com", path=COMPAT_LOGIN), 401)
-        assert_error(post_login(client, "ada@example.com"), 401)
-
-        assert_rate_limited(post_login(client, "ada@example.com", path=COMPAT_LOGIN), 3)
-        assert_rate_limited(post_login(client, "ada@example.com"), 3)
-
-    def test_register_counts_for_the_account_too(self, app, client):
-        assert_passed(post_register(client, "ada@example.com"), 201)
-        assert_passed(post_login(client, "ada@example.com"), 200)
-        assert_passed(post_register(client, "ada@example.com", path=COMPAT_REGISTER), 409)
-
-        assert_rate_limited(post_login(client, "ada@example.com"), 3)
-
-    def test_counted_per_account_whatever_the_client_ip(self, client):
-        for ip in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
-            assert_error(post_login(client, "ada@example.com", **from_ip(ip)), 401)
-
-        assert_rate_limited(post_login(client, "ada@example.com", **from_ip("10.0.0.4")), 3)
-
-    @pytest.mark.parametrize("path", [LOGIN, COMPAT_LOGIN])
-    def test_429_login_issues_no_token(self, app, client, path):
-        make_account(client, "ada@example.com")
-        assert_passed(post_login(client, "ada@example.com", path=path), 200)
-        issued = token_count(app)
-
-        response = post_login(client, "ada@example.com", path=path)
-
-        body = assert_rate_limited(response, 3)
-        # The original contract's routes add FastAPI's "detail" (the message).
-        extra = {"detail": body["message"]} if path == COMPAT_LOGIN else {}
-        assert body == {"code": 429, "status": "Too Many Requests",
-                        "message": body["message"], **extra}
-        assert token_count(app) == issued
-        assert response.headers["Cache-Control"] == "no-store"
+def big_json_body(size: int = 1024 * 1024, **fields) -> bytes:
+    """A JSON object of about ``size`` bytes: ``fields`` and a long array of zeros
+    (the costly kind to parse and check)."""
+    head = json.dumps(fields)[:-1] + (', "pad": [' if fields else '{"pad": [')
+    count = max((size - len(head) - 2) // 2, 1)
+    return (head + ",".join(["0"] * count) + "]}").encode()
 
 
-# --- login and register: per IP -------------------------------------------------------
-
-
-class TestAuthPerIp:
-    @pytest.fixture
-    def limits(self):
-        return {"RATELIMIT_AUTH_PER_IP": "4 per minute"}
-
-    def test_four_auth_requests_pass_and_the_fifth_is_429(self, app, client):
-        assert_passed(post_register(client, "a1@example.com"), 201)
-        assert_passed(post_login(client, "a2@example.com"), 401)
-        assert_passed(post_login(client, "a3@example.com", path=COMPAT_LOGIN), 401)
-        assert_passed(post_register(client, "a4@example.com", path=COMPAT_REGISTER), 201)
-
-        response = post_register(client, "a5@example.com")
-
-        body = assert_rate_limited(response, 4)
-        assert "4 per 1 minute" in body["message"]
-        assert user_emails(app) == {"a1@example.com", "a4@example.com"}
-        for path in (LOGIN, COMPAT_LOGIN, COMPAT_REGISTER):
-            assert_rate_limited(client.post(path, json={"email": "a6@example.com",
-                                                        "password": PASSWORD,
-                                                        "name": "x"}), 4)
-        assert user_emails(app) == {"a1@example.com", "a4@example.com"}
-
-    def test_another_client_ip_is_not_affected(self, app, client):
-        for n in range(5):
-            post_login(client, f"user{n}@example.com")
-        assert_rate_limited(post_login(client, "user5@example.com"), 4)
-
-        response = post_register(client, "fresh@example.com", **from_ip("10.0.0.2"))
-
-        assert response.status_code == 201, response.get_json()
-        assert "fresh@example.com" in user_emails(app)
-        # 10.0.0.2 has a bucket of its own, full: three more, then 429.
-        for n in range(3):
-            assert_error(post_login(client, f"other{n}@example.com", **from_ip("10.0.0.2")), 401)
-        assert_rate_limited(post_login(client, "other9@example.com", **from_ip("10.0.0.2")), 4)
-
-    def test_body_without_email_counts_per_ip(self, client):
-        for _ in range(4):
-            assert_error(client.post(LOGIN, json={"password": PASSWORD}), 422, field="email")
-        assert_rate_limited(client.post(LOGIN, json={"password": PASSWORD}), 4)
+def post_stream(client, path: str, data: bytes, **kwargs):
+    """POST ``data`` as JSON through a :class:`CountingStream`; returns both."""
+    stream = CountingStream(data)
+    response = client.post(path, input_stream=stream, content_length=len(data),
+                           content_type="application/json", **kwargs)
+    return response, stream
 
 
 # --- every route: per user, per IP when anonymous ------------------------------------
@@ -445,16 +367,65 @@ class TestCorsPreflightOnAuthRoutes:
     @pytest.fixture
     def limits(self):
         return {"RATELIMIT_AUTH_PER_IP": "2 per minute",
-                "RATELIMIT_AUTH_PER_ACCOUNT": "2 per minute"}
+                "RATELIMIT_LOGIN_PER_ACCOUNT_IP": "2 per minute",
+                "RATELIMIT_AUTH_PER_ACCOUNT": "2 per minute",
+                "RATELIMIT_REGISTER_PER_IP": "2 per minute"}
 
     def test_preflight_does_not_spend_the_auth_limits(self, client):
-        for path in (LOGIN, REGISTER, COMPAT_LOGIN, COMPAT_REGISTER):
+        for path in (LOGIN, REGISTER, COMPAT_LOGIN, COMPAT_REGISTER, "/api/v1/auth/password"):
             for _ in range(3):
                 assert client.options(path, headers=PREFLIGHT).status_code == 200
 
         assert_error(post_login(client, "ada@example.com"), 401)
         assert_error(post_login(client, "ada@example.com", path=COMPAT_LOGIN), 401)
         assert_rate_limited(post_login(client, "bob@example.com"), 2)
+        assert_passed(post_register(client, "carol@example.com"), 201)
+        assert_passed(post_register(client, "dave@example.com", path=COMPAT_REGISTER), 201)
+        assert_rate_limited(post_register(client, "erin@example.com"), 2)
+
+
+# --- checked before the body is read -----------------------------------------------------
+
+
+class TestLimitsBeforeTheBody:
+    """A client over its limit costs no body parsing: the 429 comes before the
+    body checks (taskapi.bodies) read a byte of it."""
+
+    @pytest.fixture
+    def limits(self):
+        return {"RATELIMIT_DEFAULT": "2 per minute"}
+
+    def test_user_over_the_default_limit_gets_429_unread(self, app, client):
+        ada = make_account(client, "ada@example.com")
+        for _ in range(2):
+            assert client.get(TASKS, headers=ada.headers).status_code == 200
+        body = big_json_body(title="Big")
+
+        response, stream = post_stream(client, TASKS, body, headers=ada.headers)
+
+        assert_rate_limited(response, 2)
+        assert stream.bytes_read == 0
+        with app.app_context():
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(Task)) == 0
+
+    def test_anonymous_client_over_the_limit_gets_429_unread(self, client):
+        for _ in range(2):
+            assert_error(client.get(TASKS), 401)
+
+        response, stream = post_stream(client, TASKS, big_json_body(title="Big"))
+
+        assert_rate_limited(response, 2)
+        assert stream.bytes_read == 0
+
+    def test_within_the_limit_the_body_is_read_and_checked(self, client):
+        """The control: under the limit the route reads the body and creates the task."""
+        ada = make_account(client, "ada@example.com")
+        data = json.dumps({"title": "Small"}).encode()
+
+        response, stream = post_stream(client, TASKS, data, headers=ada.headers)
+
+        assert response.status_code == 201, response.get_json()
+        assert stream.bytes_read == len(data)
 
 
 # --- switched off ---------------------------------------------------------------------
@@ -467,7 +438,10 @@ class TestDisabled:
             "RATELIMIT_ENABLED": False,
             "RATELIMIT_DEFAULT": "1 per minute",
             "RATELIMIT_AUTH_PER_IP": "1 per minute",
+            "RATELIMIT_LOGIN_PER_ACCOUNT_IP": "1 per minute",
             "RATELIMIT_AUTH_PER_ACCOUNT": "1 per minute",
+            "RATELIMIT_REGISTER_PER_IP": "1 per minute",
+            "RATELIMIT_PASSWORD_PER_USER": "1 per minute",
         }
 
     def test_no_429_and_no_rate_limit_headers(self, client):
@@ -552,7 +526,7 @@ class TestRedisInProcess:
     @pytest.fixture
     def limits(self, redis_url):
         return {"RATELIMIT_STORAGE_URI": redis_url,
-                "RATELIMIT_AUTH_PER_ACCOUNT": "3 per minute"}
+                "RATELIMIT_LOGIN_PER_ACCOUNT_IP": "3 per minute"}
 
     def test_counts_are_kept_in_redis(self, client, redis_url):
         import redis
@@ -560,18 +534,21 @@ class TestRedisInProcess:
         for _ in range(3):
             assert_error(post_login(client, "ada@example.com"), 401)
         assert_rate_limited(post_login(client, "ada@example.com"), 3)
+        assert_passed(post_register(client, "bob@example.com"), 201)
 
         keys = [key.decode() for key in redis.Redis.from_url(redis_url).keys("*")]
-        assert any("account:ada@example.com" in key and "auth-account" in key
+        assert any("/account-ip:127.0.0.1|ada@example.com/login-account-ip/" in key
                    for key in keys), keys
+        assert any("/account:ada@example.com/login-account/" in key for key in keys), keys
         assert any("/127.0.0.1/auth-ip/" in key for key in keys), keys
+        assert any("/127.0.0.1/register-ip/" in key for key in keys), keys
 
 
 @pytest.fixture
 def two_servers(app, database_url, redis_url, tmp_path):
     """Two gunicorn servers (one worker process each) on one database and one Redis."""
     settings = {"TASKAPI_RATELIMIT_STORAGE_URI": redis_url,
-                "TASKAPI_RATELIMIT_AUTH_PER_ACCOUNT": "3 per minute"}
+                "TASKAPI_RATELIMIT_LOGIN_PER_ACCOUNT_IP": "3 per minute"}
     servers = [
         Server(tmp_path / name, database_url, workers=1, threads=2, settings=settings,
                migrate=False, name=f"gunicorn-{name}")
@@ -594,17 +571,20 @@ def test_two_processes_share_the_counts_in_redis(client, two_servers):
     make_account(client, "ada@example.com")
     server_a, server_b = two_servers
     body = {"email": "ada@example.com", "password": PASSWORD}
+    wrong = {"email": "ada@example.com", "password": "wrong password"}
 
     def logs() -> str:
         return server_a.log()[-3000:] + server_b.log()[-3000:]
 
     statuses = []
-    for server in (server_a, server_a, server_b):
-        status, headers, answer = server.request("POST", LOGIN, body)
+    for server, attempt in ((server_a, body), (server_a, wrong), (server_b, wrong),
+                            (server_b, body), (server_a, wrong)):
+        status, headers, answer = server.request("POST", LOGIN, attempt)
         statuses.append(status)
         assert headers["X-RateLimit-Limit"] == "3", logs()
-    assert statuses == [200, 200, 200], logs()
+    assert statuses == [200, 401, 401, 200, 401], logs()
 
+    # Three failures, on two servers: even the right password is refused now.
     for server, path in ((server_b, LOGIN), (server_a, LOGIN), (server_b, COMPAT_LOGIN)):
         status, headers, answer = server.request("POST", path, body)
         assert status == 429, (answer, logs())
@@ -624,7 +604,7 @@ class TestRedisDown:
     @pytest.fixture
     def limits(self):
         return {"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0",
-                "RATELIMIT_AUTH_PER_ACCOUNT": "3 per minute"}
+                "RATELIMIT_LOGIN_PER_ACCOUNT_IP": "3 per minute"}
 
     def test_requests_are_served_and_the_outage_is_logged(self, client, caplog):
         caplog.set_level(logging.WARNING, logger="flask-limiter")
@@ -669,6 +649,7 @@ class TestDatabaseDown:
             "DB_RETRY_AFTER": 5,
             "RATELIMIT_DEFAULT": "1000 per hour",
             "RATELIMIT_AUTH_PER_IP": "1000 per hour",
+            "RATELIMIT_LOGIN_PER_ACCOUNT_IP": "1000 per hour",
             "RATELIMIT_AUTH_PER_ACCOUNT": "1000 per hour",
         }
 
@@ -737,7 +718,9 @@ def test_disabling_limits_in_one_app_leaves_another_app_limited(tmp_path):
 # --- documentation ----------------------------------------------------------------------
 
 DOCUMENTED = ["RATELIMIT_ENABLED", "RATELIMIT_STORAGE_URI", "RATELIMIT_DEFAULT",
-              "RATELIMIT_AUTH_PER_IP", "RATELIMIT_AUTH_PER_ACCOUNT", "PROXY_FIX_X_FOR",
+              "RATELIMIT_AUTH_PER_IP", "RATELIMIT_LOGIN_PER_ACCOUNT_IP",
+              "RATELIMIT_AUTH_PER_ACCOUNT", "RATELIMIT_REGISTER_PER_IP",
+              "RATELIMIT_PASSWORD_PER_USER", "SESSIONS_PER_USER", "PROXY_FIX_X_FOR",
               "PROXY_FIX_X_PROTO", "CORS_ORIGINS", "HSTS", "HSTS_MAX_AGE"]
 
 

@@ -485,9 +485,11 @@ class TestPasswordChangeRateLimit:
     def app_config(self, app_config, limits) -> dict:
         large = "1000 per minute"
         return {**app_config, "RATELIMIT_ENABLED": True, "RATELIMIT_DEFAULT": large,
-                "RATELIMIT_AUTH_PER_IP": large, "RATELIMIT_AUTH_PER_ACCOUNT": large, **limits}
+                "RATELIMIT_AUTH_PER_IP": large, "RATELIMIT_LOGIN_PER_ACCOUNT_IP": large,
+                "RATELIMIT_AUTH_PER_ACCOUNT": large, "RATELIMIT_REGISTER_PER_IP": large,
+                "RATELIMIT_PASSWORD_PER_USER": large, **limits}
 
-    @pytest.mark.parametrize("limits", [{"RATELIMIT_AUTH_PER_ACCOUNT": "3 per minute"}])
+    @pytest.mark.parametrize("limits", [{"RATELIMIT_PASSWORD_PER_USER": "3 per minute"}])
     def test_fourth_attempt_for_one_account_is_429(self, app, client, limits):
         ada = make_account_from(client, "ada@example.com")
         bob = make_account_from(client, "bob@example.com")

@@ -29,7 +29,7 @@ from taskapi.auth.schemas import (
 from taskapi.database import read_before_write
 from taskapi.extensions import db
 from taskapi.models import User, utcnow
-from taskapi.ratelimits import auth_limits
+from taskapi.ratelimits import login_limits, password_limits, password_refused, register_limits
 from taskapi.smorest import Blueprint, bearer_auth
 
 log = logging.getLogger("taskapi.auth")
@@ -80,6 +80,7 @@ def authenticate(email: str, password: str) -> User:
         )
         db.session.commit()
     if not verify_password(password_hash, password) or not active:
+        password_refused()
         log.warning(
             "login failed: user_id=%s reason=%s",
             user_id if user_id is not None else "-",
@@ -123,7 +124,7 @@ def end_session(refresh_token: str | None = None) -> None:
 
 @blp.route("/register")
 class Register(MethodView):
-    decorators = [auth_limits]
+    decorators = [register_limits]
 
     @blp.doc(operationId="registerUser", security=[])
     @blp.arguments(RegisterSchema)
@@ -140,7 +141,7 @@ class Register(MethodView):
 
 @blp.route("/login")
 class Login(MethodView):
-    decorators = [auth_limits]
+    decorators = [login_limits]
 
     @blp.doc(operationId="logIn", security=[])
     @blp.arguments(LoginSchema)
@@ -223,7 +224,7 @@ class LogoutAll(MethodView):
 
 @blp.route("/password")
 class Password(MethodView):
-    decorators = [auth_limits, jwt_required()]
+    decorators = [password_limits, jwt_required()]
 
     @blp.doc(operationId="changePassword")
     @blp.arguments(PasswordChangeSchema)
@@ -247,10 +248,14 @@ class Password(MethodView):
 def change_password(current_password: str, new_password: str) -> None:
     """Check ``current_password`` of the request's user (401 when wrong), store
     the argon2 hash of ``new_password`` and revoke every other session. Commits."""
-    user = tokens.current_account()
-    user_id, password_hash = user.id, user.password_hash
-    db.session.commit()  # no transaction (SQLite: no lock) across the slow hashing
+    # A reader's lookup, ended before the slow hashing: on SQLite neither the
+    # write turn nor the lock is held while argon2 runs.
+    with read_before_write():
+        user = tokens.current_account()
+        user_id, password_hash = user.id, user.password_hash
+        db.session.commit()  # nor, on PostgreSQL, an open transaction
     if not verify_password(password_hash, current_password):
+        password_refused()
         log.warning("password change refused: user_id=%s reason=wrong password", user_id)
         abort(401, message="The current password is wrong.")
     new_hash = hash_password(new_password)

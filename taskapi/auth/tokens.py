@@ -7,7 +7,9 @@ revocation hold across gunicorn workers and restarts.
 
 Sessions: the tokens of one login or registration, and every pair refreshed
 from them, share a ``session_id`` (a token family). Logout revokes the whole
-session; logout-all and a password change revoke several.
+session; logout-all and a password change revoke several. A user has at most
+``SESSIONS_PER_USER`` live sessions: a new one beyond ends the oldest
+(:func:`end_oldest_sessions`).
 
 Refresh tokens are single-use (rotation): using one revokes it with reason
 ``rotated``. Presenting a rotated refresh token again is treated as theft and
@@ -33,6 +35,7 @@ from flask_smorest import abort
 from taskapi.database import read_before_write
 from taskapi.errors import error_response
 from taskapi.extensions import db, jwt
+from taskapi.jwtmanager import MAX_AUTHORIZATION_LENGTH, bearer_elements, bearer_token
 from taskapi.models import IssuedToken, User, utcnow
 
 log = logging.getLogger("taskapi.auth")
@@ -49,15 +52,19 @@ def issue_tokens(user: User, session_id: str | None = None) -> dict:
 
     Returns ``{"access_token", "refresh_token", "token_type": "Bearer",
     "expires_in"}`` (``expires_in`` in seconds, RFC 6749 section 5.1). The
-    user's expired token rows are pruned on the way. The caller commits.
+    user's expired token rows are pruned on the way, and a new session beyond
+    ``SESSIONS_PER_USER`` ends the oldest (:func:`end_oldest_sessions`). The
+    caller commits.
     """
     now = utcnow()
-    session_id = session_id or str(uuid.uuid4())
     db.session.execute(
         sa.delete(IssuedToken).where(
             IssuedToken.user_id == user.id, IssuedToken.expires_at < now
         )
     )
+    if session_id is None:
+        end_oldest_sessions(user.id, current_app.config["SESSIONS_PER_USER"] - 1, now)
+        session_id = str(uuid.uuid4())
     tokens = {}
     for token_type, create, lifetime in (
         ("access", create_access_token, _seconds("JWT_ACCESS_TOKEN_EXPIRES")),
@@ -88,6 +95,41 @@ def issue_tokens(user: User, session_id: str | None = None) -> dict:
         "token_type": "Bearer",
         "expires_in": _seconds("JWT_ACCESS_TOKEN_EXPIRES"),
     }
+
+
+def end_oldest_sessions(user_id: int, keep: int, now: datetime | None = None) -> int:
+    """Revoke every token of the live sessions of ``user_id`` but the ``keep``
+    newest, with reason ``session_limit``; returns how many tokens. The caller
+    commits.
+
+    A session is live while it holds a live refresh token (not revoked, not
+    expired); the newest is the one whose newest refresh token was issued last,
+    so the sessions ended are those that went longest without a login or a
+    refresh (OWASP Session Management Cheat Sheet: bound the sessions of an
+    account). Two logins at the same moment may each keep ``keep`` others: the
+    next login trims the excess.
+    """
+    now = now or utcnow()
+    newest = sa.func.max(IssuedToken.issued_at)
+    stale = list(db.session.scalars(
+        sa.select(IssuedToken.session_id)
+        .where(IssuedToken.user_id == user_id, IssuedToken.token_type == "refresh",
+               IssuedToken.revoked_at.is_(None), IssuedToken.expires_at > now)
+        .group_by(IssuedToken.session_id)
+        .order_by(newest.desc(), IssuedToken.session_id.desc())
+        .offset(max(keep, 0))
+    ))
+    if not stale:
+        return 0
+    count = db.session.execute(
+        sa.update(IssuedToken)
+        .where(IssuedToken.user_id == user_id, IssuedToken.session_id.in_(stale),
+               IssuedToken.revoked_at.is_(None))
+        .values(revoked_at=now, revoke_reason="session_limit")
+    ).rowcount
+    log.info("sessions over the limit ended: user_id=%s sessions=%s revoked=%s",
+             user_id, len(stale), count)
+    return count
 
 
 def revoke_token(jti: str, reason: str) -> bool:
@@ -230,27 +272,32 @@ def init_jwt(app: Flask) -> None:
     app.before_request(_check_authorization_header)
 
 
-#: Longest ``Authorization: Bearer`` header accepted, in characters. Tokens issued
-#: here are about 400; gunicorn refuses header lines over 8190 bytes anyway.
-MAX_AUTHORIZATION_LENGTH = 8192
+#: The placeholder handed to Flask-JWT-Extended for bearer credentials that
+#: :func:`taskapi.jwtmanager.bearer_token` does not read: a header the library
+#: refuses too ("Bad Authorization header").
+UNREAD_BEARER = "Bearer"
 
 
 def _check_authorization_header():
-    """Before every request: a bearer header longer than
-    :data:`MAX_AUTHORIZATION_LENGTH` is a 401, and the scheme is matched
-    case-insensitively (RFC 9110 section 11.1; Flask-JWT-Extended compares it
-    exactly, so ``bearer`` is rewritten to ``Bearer`` for it and the rate limiter).
+    """Before every request: one reading of ``Authorization`` for everyone.
+
+    A header that names the Bearer scheme is replaced by ``Bearer <token>``, the
+    token :func:`taskapi.jwtmanager.bearer_token` reads (the rate limiter's
+    reading), or by :data:`UNREAD_BEARER` when it reads none (a tab for a space,
+    two bearer tokens...): Flask-JWT-Extended, which would otherwise read some
+    of those itself (it splits on commas and any whitespace), then authenticates
+    exactly the requests the limiter counts for their user. The scheme is
+    matched case-insensitively (RFC 9110 section 11.1). Longer than
+    :data:`~taskapi.jwtmanager.MAX_AUTHORIZATION_LENGTH`: a 401 on any route.
+    Headers of other schemes only are left alone (a 401 where a token is needed).
     """
     header = request.environ.get("HTTP_AUTHORIZATION")
-    if not header:
-        return None
-    scheme, separator, credentials = header.partition(" ")
-    if scheme.lower() != "bearer":
+    if not header or not bearer_elements(header):
         return None
     if len(header) > MAX_AUTHORIZATION_LENGTH:
         return _invalid(f"Invalid token: longer than {MAX_AUTHORIZATION_LENGTH} characters.")
-    if scheme != "Bearer":
-        request.environ["HTTP_AUTHORIZATION"] = f"Bearer{separator}{credentials}"
+    token = bearer_token(header)
+    request.environ["HTTP_AUTHORIZATION"] = f"Bearer {token}" if token else UNREAD_BEARER
     return None
 
 
