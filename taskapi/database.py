@@ -134,6 +134,10 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, synchronous: str,
             deadline = record.info[_DEADLINE] = [math.inf]
             dbapi_connection.set_progress_handler(
                 lambda: time.monotonic() > deadline[0], PROGRESS_OPS)
+        # Unicode-aware lower() for case-insensitive search (SQLite's own folds
+        # ASCII only; https://www.sqlite.org/lang_corefunc.html#lower).
+        dbapi_connection.create_function("unicode_lower", 1, unicode_lower,
+                                         deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
@@ -204,6 +208,12 @@ def _begin_immediate(dbapi_connection, busy_timeout_ms: int) -> bool:
 def _is_write_context() -> bool:
     return (has_request_context() and request.method not in SAFE_METHODS
             and not g.get("sqlite_read_first"))
+
+
+def unicode_lower(text: str | None) -> str | None:
+    """``str.lower`` as the SQL function ``unicode_lower(text)`` on SQLite: the
+    same folding as PostgreSQL's ``lower()`` under a UTF-8 locale, for search."""
+    return None if text is None else text.lower()
 
 
 def is_statement_timeout(error: BaseException) -> bool:

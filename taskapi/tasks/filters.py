@@ -149,10 +149,14 @@ def _tags_term(names: list[str]) -> Term:
     return Term(("tags",), {"f_tags": names, "f_tag_count": len(names)}, build)
 
 
-def fts_phrase(text: str) -> str:
-    """``text`` as an FTS5 phrase (double quotes doubled): matched as a substring,
-    with no query syntax (https://www.sqlite.org/fts5.html#fts5_strings)."""
-    return '"' + text.replace('"', '""') + '"'
+def fts_trigrams(text: str) -> str:
+    """An FTS5 query for the rows holding every distinct trigram of ``text``
+    (3 or more characters): ``"abc" AND "bcd" ...``, each a quoted string (double
+    quotes doubled) so nothing in ``text`` is query syntax
+    (https://www.sqlite.org/fts5.html#fts5_strings). The trigrams are the
+    original characters: FTS5 folds their case itself, as it did when indexing."""
+    trigrams = dict.fromkeys(text[i:i + 3] for i in range(len(text) - 2))
+    return " AND ".join('"' + trigram.replace('"', '""') + '"' for trigram in trigrams)
 
 
 _SEARCH = sa.table("tasks_fts", sa.column("rowid"))
@@ -161,29 +165,58 @@ _SEARCH = sa.table("tasks_fts", sa.column("rowid"))
 def _text_term(text: str, dialect: str) -> Term:
     """Case-insensitive substring ``text`` of the title or description.
 
-    SQLite, 3 or more characters: the FTS5 trigram index
-    (:data:`taskapi.models.TASK_SEARCH_DDL`), one lookup whatever the number of
-    tasks. PostgreSQL: ``lower(column) LIKE '%text%'``, answered by the pg_trgm
-    GIN indexes (trigrams rather than a ``tsvector``: a tsvector matches words
-    and stems, not arbitrary substrings such as ``sk-12``, which ``q`` promises).
-    Shorter texts on SQLite: the same LIKE over the user's tasks.
+    A ``LIKE`` on the lower-cased columns decides (``%`` and ``_`` escaped); an
+    index first narrows the candidates to the tasks holding every trigram of a
+    ``text`` of 3 or more characters, so the cost follows the tasks that share
+    its trigrams, not the length of the text or of the user's list:
+
+    - SQLite: the FTS5 trigram table (:data:`taskapi.models.TASK_SEARCH_DDL`),
+      asked for the distinct trigrams (``AND``) rather than the phrase: a phrase
+      is checked position by position, which costs seconds on texts that repeat
+      one trigram (``aaaa...``), even another user's. ``lower()`` is
+      :func:`taskapi.database.unicode_lower` (SQLite's own only folds ASCII), so
+      case is ignored as on PostgreSQL.
+    - PostgreSQL: the pg_trgm GIN indexes on ``lower(title)`` and
+      ``lower(description)``, as an uncorrelated ``id IN (... UNION ...)``
+      computed once, so the plan does not depend on how many tasks the planner
+      thinks the user has (trigrams rather than a ``tsvector``: a tsvector
+      matches words and stems, not arbitrary substrings such as ``sk-12``, which
+      ``q`` promises).
+
+    Shorter texts: the LIKE over the user's tasks (a trigram index cannot help).
     """
-    if dialect == "sqlite" and len(text) >= MIN_INDEXED_QUERY:
-        phrase = fts_phrase(text)
-
-        def fts_match():
-            match = sa.literal_column("tasks_fts").op("MATCH")(_param("f_q", phrase, sa.String()))
-            return Task.id.in_(sa.select(_SEARCH.c.rowid).where(match))
-
-        return Term(("q", "fts"), {"f_q": phrase}, fts_match)
     pattern = f"%{escape_like(text.lower())}%"
+    indexed = len(text) >= MIN_INDEXED_QUERY
+    query = fts_trigrams(text) if indexed and dialect == "sqlite" else None
+    lower = sa.func.unicode_lower if dialect == "sqlite" else sa.func.lower
 
     def text_match():
         bound = _param("f_q", pattern, sa.String())
-        return sa.or_(sa.func.lower(Task.title).like(bound, escape="\\"),
-                      sa.func.lower(Task.description).like(bound, escape="\\"))
+        title = lower(Task.title, type_=sa.String()).like(bound, escape="\\")
+        description = lower(Task.description, type_=sa.String()).like(bound, escape="\\")
+        condition = sa.or_(title, description)
+        if not indexed:
+            return condition
+        if dialect == "sqlite":
+            match = sa.literal_column("tasks_fts").op("MATCH")(
+                _param("f_q_index", query, sa.String()))
+            candidates = sa.select(_SEARCH.c.rowid).where(match)
+            return sa.and_(Task.id.in_(candidates), condition)
+        # The subquery is exact (its bitmap scans recheck the LIKE): repeating the
+        # LIKE outside would let the planner run it on each of the user's tasks
+        # before the IN.
+        found = sa.table("tasks", sa.column("id"), sa.column("title"),
+                         sa.column("description")).alias("found")
+        return Task.id.in_(sa.union(
+            sa.select(found.c.id).where(sa.func.lower(found.c.title).like(
+                bound, escape="\\")),
+            sa.select(found.c.id).where(sa.func.lower(found.c.description).like(
+                bound, escape="\\"))))
 
-    return Term(("q", "like"), {"f_q": pattern}, text_match)
+    params = {"f_q": pattern}
+    if query is not None:
+        params["f_q_index"] = query
+    return Term(("q", "indexed" if indexed else "like"), params, text_match)
 
 
 def filter_terms(args: dict, zone: str, now: datetime | None = None,
