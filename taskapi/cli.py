@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup
 
+from taskapi.accounts import delete_account
 from taskapi.auth.passwords import hash_password
 from taskapi.auth.schemas import PASSWORD_MAX, PASSWORD_MIN, RegisterSchema
 from taskapi.auth.tokens import prune_expired_tokens, revoke_all_tokens
@@ -129,6 +130,28 @@ def set_password(email: str, password_stdin: bool) -> None:
     revoke_all_tokens(user.id, "password_changed")
     db.session.commit()
     click.echo(f"Password changed for user {user.id} <{user.email}>; its tokens were revoked.")
+
+
+@users_cli.command("delete")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Delete without asking for confirmation.")
+def delete_user(email: str, yes: bool) -> None:
+    """Delete an account with its tasks, tags and token records (asks first
+    unless --yes). Tasks go in batches of 1,000, one transaction each, so the
+    API keeps serving other users meanwhile; if interrupted, the account stays
+    deactivated and running the command again finishes."""
+    user = _user_or_fail(email)
+    user_id, address = user.id, user.email
+    if not yes:
+        tasks = db.session.scalar(
+            sa.select(sa.func.count()).select_from(Task).where(Task.user_id == user_id))
+        db.session.rollback()  # no read transaction held open while the prompt waits
+        click.confirm(f"Delete user {user_id} <{address}> and its {tasks} task(s)? "
+                      "This cannot be undone", abort=True)
+    db.session.rollback()  # delete_account starts its own transactions
+    deleted = delete_account(user_id)
+    click.echo(f"Deleted user {user_id} <{address}>: {deleted.tasks} task(s), "
+               f"{deleted.tags} tag(s), {deleted.tokens} token record(s).")
 
 
 @tokens_cli.command("prune")

@@ -5,13 +5,20 @@ Order, later wins (see README "Settings"):
 1. :class:`Defaults` below;
 2. ``instance/config.py`` when present;
 3. environment variables prefixed ``TASKAPI_`` (``app.config.from_prefixed_env``),
-   values parsed as JSON when they parse (``900`` is an int, ``true`` a bool);
-   ``DATABASE_URL`` is accepted as an alias for the database URI;
+   values parsed as JSON when they parse (``900`` is an int, ``true`` a bool),
+   except the two secrets, which are taken as typed (``TASKAPI_JWT_SECRET_KEY=0123...``
+   is that string, not a number); ``DATABASE_URL`` is accepted as an alias for the
+   database URI;
 4. the mapping given to ``create_app`` (tests).
+
+``ENV`` is ``development`` or ``production`` (:data:`ENVIRONMENTS`); anything
+else is a :class:`ConfigurationError`, so that a typo (``prod``) cannot run a
+server with the development defaults.
 
 Secrets: in development a missing ``SECRET_KEY`` / ``JWT_SECRET_KEY`` is generated
 once and kept in ``instance/secrets.json`` (mode 0600). With ``ENV = "production"``
-a missing or short secret is a :class:`ConfigurationError`.
+a missing or short secret is a :class:`ConfigurationError`; in any environment so
+is a secret that is not a string (or bytes), e.g. a number in ``instance/config.py``.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ MIN_SECRET_BYTES = 32
 SECRETS_FILE = "secrets.json"
 SECRET_NAMES = ("SECRET_KEY", "JWT_SECRET_KEY")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: The values of ``ENV`` (``TASKAPI_ENV``), compared without regard to case.
+ENVIRONMENTS = ("development", "production")
 
 
 class ConfigurationError(RuntimeError):
@@ -79,6 +88,10 @@ class Defaults:
     COMPAT_LIST_CAP = 1000  # most tasks GET /api/{user_id}/tasks returns unpaged
     REQUIRE_IF_MATCH = False  # True: task writes without If-Match get 428
 
+    # Quotas (taskapi.tasks.service, taskapi.tags.service): per user, checked on writes.
+    MAX_TASKS_PER_USER = 100_000  # a create beyond it is a 409
+    MAX_TAGS_PER_USER = 1_000  # a write that would create more tags is a 422 naming tags
+
     # Database engine (SQLAlchemy pool; PostgreSQL). Per process: gunicorn
     # workers x (DB_POOL_SIZE + DB_MAX_OVERFLOW) must stay below max_connections.
     DB_POOL_SIZE = 5
@@ -94,8 +107,12 @@ class Defaults:
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"  # per process; redis://host:6379/0 to share
     RATELIMIT_DEFAULT = "300 per minute"  # every route, per user (per IP when anonymous)
-    RATELIMIT_AUTH_PER_IP = "20 per minute; 200 per hour"  # login and register, per client IP
-    RATELIMIT_AUTH_PER_ACCOUNT = "10 per minute; 50 per hour"  # login and register, per email
+    RATELIMIT_AUTH_PER_IP = "20 per minute; 200 per hour"  # login + password change, per IP
+    RATELIMIT_LOGIN_PER_ACCOUNT_IP = "5 per minute; 20 per hour"  # failed logins, per email + IP
+    RATELIMIT_AUTH_PER_ACCOUNT = "100 per hour"  # failed logins, per email, from every IP
+    RATELIMIT_REGISTER_PER_IP = "10 per minute; 100 per hour"  # registrations, per client IP
+    RATELIMIT_PASSWORD_PER_USER = "5 per minute; 20 per hour"  # wrong current passwords, per user
+    SESSIONS_PER_USER = 100  # live sessions per user; a login beyond revokes the oldest
     PROXY_FIX_X_FOR = 0  # proxies in front that set X-Forwarded-For (0: trust none)
     PROXY_FIX_X_PROTO = 0  # proxies in front that set X-Forwarded-Proto
 
@@ -103,6 +120,9 @@ class Defaults:
     CORS_ORIGINS: list[str] | str | None = None  # None: DEV_CORS_ORIGINS in development only
     HSTS = False  # Strict-Transport-Security on every response (serve over HTTPS only)
     HSTS_MAX_AGE = 31536000  # seconds
+    # Flask's Host check (Flask 3.1): host names the Host header must match, ".example.com"
+    # for its subdomains; others get 400. None: any (taskapi puts no host in its answers).
+    TRUSTED_HOSTS: list[str] | str | None = None
 
     LOG_LEVEL = "INFO"
     LOG_FORMAT = "text"  # "text" or "json"
@@ -119,14 +139,20 @@ class Defaults:
 def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     """Fill ``app.config`` in the documented order and check it.
 
-    Raises :class:`ConfigurationError` for a production app without strong secrets
-    or for settings of the wrong type.
+    Raises :class:`ConfigurationError` for an ``ENV`` other than those in
+    :data:`ENVIRONMENTS`, a production app without strong secrets, a secret that
+    is not a string, or settings of the wrong type.
     """
     app.config.from_object(Defaults)
     app.config.from_pyfile("config.py", silent=True)
     if os.environ.get("DATABASE_URL"):
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     app.config.from_prefixed_env("TASKAPI")
+    for name in SECRET_NAMES:
+        # A secret is a string however it looks: from_prefixed_env would turn
+        # "12345..." into an int (a 500 at every login) and drop leading zeros.
+        if f"TASKAPI_{name}" in os.environ:
+            app.config[name] = os.environ[f"TASKAPI_{name}"]
     if not app.config.get("JWT_SECRET_KEY") and os.environ.get("BETTER_AUTH_SECRET"):
         # The previous backend's variable, so existing deployments keep working.
         app.config["JWT_SECRET_KEY"] = os.environ["BETTER_AUTH_SECRET"]
@@ -137,6 +163,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         app.config.get("SQLALCHEMY_DATABASE_URI")
         or "sqlite:///" + str(Path(app.instance_path) / "taskapi.sqlite3")
     )
+    _check_environment(app)
     _check_types(app)
     _load_secrets(app)
 
@@ -166,6 +193,30 @@ def _origins(app: Flask) -> list[str]:
     return value
 
 
+def _hosts(app: Flask) -> list[str] | None:
+    """``TRUSTED_HOSTS`` as Flask wants it: None, or a non-empty list of host names
+    (a JSON list, or a comma-separated string)."""
+    value = app.config.get("TRUSTED_HOSTS")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [host.strip() for host in value.split(",") if host.strip()]
+    if not isinstance(value, list) or not value or not all(
+            isinstance(host, str) and host for host in value):
+        raise ConfigurationError("TRUSTED_HOSTS must be a non-empty list of host names "
+                                 "(a JSON list or a comma-separated string), or unset")
+    return value
+
+
+def _check_environment(app: Flask) -> None:
+    value = app.config.get("ENV")
+    name = value.strip().lower() if isinstance(value, str) else None
+    if name not in ENVIRONMENTS:
+        raise ConfigurationError(f"ENV (TASKAPI_ENV) must be one of {', '.join(ENVIRONMENTS)}, "
+                                 f"got {value!r}")
+    app.config["ENV"] = name
+
+
 def is_production(app: Flask) -> bool:
     """True when ``ENV`` (``TASKAPI_ENV``) is ``production``."""
     return str(app.config.get("ENV", "")).lower() == "production"
@@ -190,6 +241,9 @@ def _check_types(app: Flask) -> None:
         "PASSWORD_HASH_TIME_COST",
         "PASSWORD_HASH_MEMORY_COST",
         "PASSWORD_HASH_PARALLELISM",
+        "SESSIONS_PER_USER",
+        "MAX_TASKS_PER_USER",
+        "MAX_TAGS_PER_USER",
     ):
         value = app.config.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -204,6 +258,7 @@ def _check_types(app: Flask) -> None:
         if not isinstance(app.config[name], bool):
             raise ConfigurationError(f"{name} must be true or false")
     app.config["CORS_ORIGINS"] = _origins(app)
+    app.config["TRUSTED_HOSTS"] = _hosts(app)
     synchronous = str(app.config["DB_SQLITE_SYNCHRONOUS"]).upper()
     if synchronous not in ("FULL", "NORMAL", "EXTRA"):
         raise ConfigurationError("DB_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA")
@@ -221,13 +276,34 @@ def _check_types(app: Flask) -> None:
         ) from None
 
 
+def _secret_bytes(value: str | bytes | None) -> int:
+    if value is None:
+        return 0
+    return len(value.encode() if isinstance(value, str) else value)
+
+
 def _load_secrets(app: Flask) -> None:
+    """Check ``SECRET_KEY`` and ``JWT_SECRET_KEY``; in development, generate the
+    missing ones (:func:`_instance_secrets`).
+
+    Raises :class:`ConfigurationError` for a secret that is neither a string nor
+    bytes (Flask and PyJWT take nothing else: such a server would answer every
+    login with a 500), and in production for a missing one or one shorter than
+    :data:`MIN_SECRET_BYTES` bytes (RFC 7518 section 3.2). Secrets are never echoed.
+    """
+    for name in SECRET_NAMES:
+        value = app.config.get(name)
+        if value is not None and not isinstance(value, (str, bytes)):
+            raise ConfigurationError(
+                f"{name} must be a string, got a {type(value).__name__} (instance/config.py "
+                f"or the create_app mapping; TASKAPI_{name} is always taken as a string)"
+            )
     missing = [name for name in SECRET_NAMES if not app.config.get(name)]
     if is_production(app):
         weak = [
             name
             for name in SECRET_NAMES
-            if len(str(app.config.get(name) or "").encode()) < MIN_SECRET_BYTES
+            if _secret_bytes(app.config.get(name)) < MIN_SECRET_BYTES
         ]
         if weak:
             raise ConfigurationError(

@@ -8,10 +8,19 @@ import pytest
 import sqlalchemy as sa
 from flask.cli import shell_command
 
+import taskapi.accounts as accounts
 from taskapi.auth.passwords import verify_password
 from taskapi.extensions import db
-from taskapi.models import IssuedToken, Task, User, utcnow
-from tests.helpers import PASSWORD, assert_error, login
+from taskapi.models import IssuedToken, Tag, Task, User, task_tags, utcnow
+from tests.helpers import (
+    PASSWORD,
+    assert_error,
+    create_task,
+    is_postgresql,
+    login,
+    make_account,
+    register,
+)
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -240,6 +249,146 @@ def test_set_password_too_short_keeps_old_password(app, runner, client, user):
     assert client.get("/api/v1/auth/me", headers=user.headers).status_code == 200
 
 
+# --- users delete ------------------------------------------------------------------
+
+
+def owned(app, user_id: int) -> dict[str, int]:
+    """How many rows of each kind belong to the user (task_tags through its tasks)."""
+    with app.app_context():
+        def rows(query):
+            return db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+        return {
+            "users": rows(sa.select(User.id).where(User.id == user_id)),
+            "tasks": rows(sa.select(Task.id).where(Task.user_id == user_id)),
+            "tags": rows(sa.select(Tag.id).where(Tag.user_id == user_id)),
+            "task_tags": rows(sa.select(task_tags.c.task_id).join(
+                Task, Task.id == task_tags.c.task_id).where(Task.user_id == user_id)),
+            "tokens": rows(sa.select(IssuedToken.id).where(IssuedToken.user_id == user_id)),
+        }
+
+
+def write_from_another_connection(url: str, user_id: int) -> None:
+    """Write the user's row on a connection of its own, waiting at most 1 s for a
+    lock (SQLite: the database's; PostgreSQL: the row's); raises if it cannot."""
+    if is_postgresql(url):
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool,
+                                  connect_args={"options": "-c lock_timeout=1000"})
+    else:
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"timeout": 1})
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text("UPDATE users SET name = name WHERE id = :id"),
+                               {"id": user_id})
+    finally:
+        engine.dispose()
+
+
+def test_delete_with_yes_removes_the_account_in_batches(app, runner, client, user, other_user,
+                                                        monkeypatch):
+    for n in range(25):
+        create_task(client, user, title=f"t{n}", tags=["work", f"n{n % 3}"])
+    theirs = create_task(client, other_user, title="theirs", tags=["work"])
+    kept = owned(app, other_user.id)
+    assert owned(app, user.id) == {"users": 1, "tasks": 25, "tags": 4, "task_tags": 50,
+                                   "tokens": 2}
+    monkeypatch.setattr(accounts, "BATCH_SIZE", 10)
+    real_end_batch, between = accounts.end_batch, []
+
+    def end_batch_and_look():
+        real_end_batch()
+        # Committed and visible to others; no lock held: another writer gets in.
+        between.append(owned(app, user.id)["tasks"])
+        write_from_another_connection(app.config["SQLALCHEMY_DATABASE_URI"], user.id)
+
+    monkeypatch.setattr(accounts, "end_batch", end_batch_and_look)
+    commits: list[int] = []
+    with app.app_context():
+        sa.event.listen(db.engine, "commit", lambda _conn: commits.append(1))
+
+    result = runner.invoke(args=["users", "delete", "ADA@example.com", "--yes"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == (
+        f"Deleted user {user.id} <ada@example.com>: 25 task(s), 4 tag(s), "
+        "2 token record(s).")
+    # Deactivation, then batches of 10, 10 and 5 (the last with tags, tokens, user).
+    assert between == [25, 15, 5]
+    assert len(commits) == 4
+    assert owned(app, user.id) == dict.fromkeys(("users", "tasks", "tags", "task_tags",
+                                                 "tokens"), 0)
+    assert owned(app, other_user.id) == kept
+    assert client.get(f"/api/v1/tasks/{theirs['id']}",
+                      headers=other_user.headers).get_json()["tags"] == ["work"]
+    assert_error(client.get("/api/v1/tasks", headers=user.headers), 401)
+    assert_error(login(client, user.email), 401)
+    # The address is free again.
+    assert register(client, user.email).status_code == 201
+
+
+def test_delete_asks_first(app, runner, client, user):
+    create_task(client, user, title="a")
+    create_task(client, user, title="b")
+
+    refused = runner.invoke(args=["users", "delete", user.email], input="n\n")
+
+    assert refused.exit_code == 1
+    assert f"Delete user {user.id} <{user.email}> and its 2 task(s)?" in refused.output
+    assert "Aborted" in refused.output
+    assert owned(app, user.id)["tasks"] == 2
+    assert client.get("/api/v1/tasks", headers=user.headers).status_code == 200
+
+    no_answer = runner.invoke(args=["users", "delete", user.email])
+    assert no_answer.exit_code == 1
+    assert owned(app, user.id)["users"] == 1
+
+    confirmed = runner.invoke(args=["users", "delete", user.email], input="y\n")
+    assert confirmed.exit_code == 0, confirmed.output
+    assert owned(app, user.id) == dict.fromkeys(("users", "tasks", "tags", "task_tags",
+                                                 "tokens"), 0)
+
+
+def test_an_interrupted_delete_is_finished_by_running_it_again(app, runner, client, user,
+                                                               monkeypatch):
+    for n in range(25):
+        create_task(client, user, title=f"t{n}", tags=["x"])
+    monkeypatch.setattr(accounts, "BATCH_SIZE", 10)
+    real_end_batch, calls = accounts.end_batch, []
+
+    def die_after_the_first_batch():
+        real_end_batch()
+        calls.append(1)
+        if len(calls) == 2:  # the deactivation, then one batch of tasks
+            raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(accounts, "end_batch", die_after_the_first_batch)
+    failed = runner.invoke(args=["users", "delete", user.email, "--yes"])
+
+    assert failed.exit_code != 0
+    assert owned(app, user.id) == {"users": 1, "tasks": 15, "tags": 1, "task_tags": 15,
+                                   "tokens": 2}
+    assert get_user(app, user.email).is_active is False  # its tokens and logins refused
+    assert_error(client.get("/api/v1/tasks", headers=user.headers), 401)
+
+    monkeypatch.setattr(accounts, "end_batch", real_end_batch)
+    again = runner.invoke(args=["users", "delete", user.email, "--yes"])
+
+    assert again.exit_code == 0, again.output
+    assert "15 task(s), 1 tag(s), 2 token record(s)" in again.stdout
+    assert owned(app, user.id)["users"] == 0
+
+
+def test_delete_keeps_other_accounts(app, runner, client, user):
+    other = make_account(client, "carol@example.com", name="Carol")
+    create_task(client, other, title="carol's", tags=["mine"])
+    before = owned(app, other.id)
+
+    assert runner.invoke(args=["users", "delete", user.email, "--yes"]).exit_code == 0
+
+    assert owned(app, other.id) == before
+    assert client.get("/api/v1/tags", headers=other.headers).get_json() == [
+        {"name": "mine", "task_count": 1}]
+
+
 # --- unknown email -----------------------------------------------------------------
 
 
@@ -249,6 +398,7 @@ def test_set_password_too_short_keeps_old_password(app, runner, client, user):
         (["users", "deactivate", "ghost@example.com"], None),
         (["users", "activate", "ghost@example.com"], None),
         (["users", "set-password", "ghost@example.com", "--password-stdin"], f"{PASSWORD}\n"),
+        (["users", "delete", "ghost@example.com", "--yes"], None),
     ],
 )
 def test_unknown_email_fails_with_clear_message(app, runner, user, args, stdin):

@@ -31,7 +31,7 @@ from taskapi.compat.schemas import (
     MessageSchema,
 )
 from taskapi.extensions import db
-from taskapi.ratelimits import auth_limits
+from taskapi.ratelimits import login_limits, register_limits
 from taskapi.smorest import Blueprint, bearer_auth, created_links
 from taskapi.tasks import queries
 from taskapi.tasks.listing import LIST_ETAG_HEADER, list_page
@@ -110,7 +110,7 @@ class Docs(MethodView):
 
 @blp.route("/api/auth/register", tags=[TAG])
 class Register(MethodView):
-    decorators = [auth_limits]
+    decorators = [register_limits]
 
     @blp.doc(operationId="compatRegister", security=[])
     @blp.arguments(CompatRegisterSchema)
@@ -130,7 +130,7 @@ class Register(MethodView):
 
 @blp.route("/api/auth/login", tags=[TAG])
 class Login(MethodView):
-    decorators = [auth_limits]
+    decorators = [login_limits]
 
     @blp.doc(operationId="compatLogIn", security=[])
     @blp.arguments(CompatLoginSchema)

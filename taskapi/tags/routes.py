@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import marshmallow as ma
 from flask.views import MethodView
 from flask_jwt_extended import current_user, jwt_required
@@ -11,9 +9,8 @@ from flask_smorest import abort
 
 from taskapi.fields import TagName
 from taskapi.smorest import Blueprint, bearer_auth
-from taskapi.tags import queries
-
-log = logging.getLogger("taskapi.tasks")
+from taskapi.tags import queries, service
+from taskapi.tasks.page_cache import cached_list
 
 blp = Blueprint(
     "tags", __name__, url_prefix="/api/v1/tags",
@@ -21,6 +18,14 @@ blp = Blueprint(
 )
 auth_doc = bearer_auth(blp)
 TAG_NAME = TagName()
+
+#: Tags are small and a client usually wants them all (a filter menu): one page
+#: of the largest size holds every tag of a user at the default MAX_TAGS_PER_USER.
+PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
+ETAG_HEADER = {
+    "description": "Strong ETag of this page: send it as `If-None-Match` to get a 304 "
+    "while none of your tasks or tags changed", "schema": {"type": "string"},
+}
 
 
 class TagCountSchema(ma.Schema):
@@ -32,17 +37,26 @@ class TagCountSchema(ma.Schema):
 class Tags(MethodView):
     decorators = [jwt_required()]
 
+    @cached_list
     @blp.doc(operationId="listTags")
-    @blp.response(200, TagCountSchema(many=True))
+    @blp.response(200, TagCountSchema(many=True), headers={"ETag": ETAG_HEADER})
+    @blp.alt_response(304, response="NOT_MODIFIED", headers={"ETag": ETAG_HEADER})
+    @blp.paginate(page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)
     @auth_doc
-    def get(self):
+    def get(self, pagination_parameters):
         """List tags with their task counts
 
-        Every tag of the current user, by name (case-insensitive order), with
-        how many of their tasks carry it. Tags are created by naming them in a
-        task's `tags`.
+        The current user's tags by name (case-insensitive order), with how
+        many of their tasks carry each, in offset pages: `page` and
+        `page_size` (default 100, at most 1000); `X-Pagination` carries the
+        total and page numbers. Tags are created by naming them in a task's
+        `tags`, and removed when their last task drops them. The `ETag` gives
+        a 304 to `If-None-Match` while none of your tasks or tags changed.
         """
-        return queries.tag_counts(current_user.id)
+        items, total = queries.tag_page(current_user.id, limit=pagination_parameters.page_size,
+                                        offset=pagination_parameters.first_item)
+        pagination_parameters.item_count = total
+        return items
 
 
 @blp.route("/<string(maxlength=200):name>")
@@ -57,7 +71,10 @@ class TagByName(MethodView):
         """Delete a tag, removing it from every task (case-insensitive name)
 
         The tasks themselves stay; each one that carried the tag gets a new
-        version (and ETag). 404 when the user has no such tag.
+        version (and ETag). A tag on many tasks is removed in batches of 1,000
+        tasks, each committed on its own: meanwhile the tag is on fewer tasks
+        after each batch, and if the request fails halfway, deleting it again
+        finishes. 404 when the user has no such tag.
         """
         try:
             name = TAG_NAME.deserialize(name)
@@ -65,5 +82,4 @@ class TagByName(MethodView):
             # No tag can have this name (blank, too long, a comma or a control
             # character such as NUL, which PostgreSQL text cannot even compare).
             abort(404, message="Tag not found.")
-        queries.delete_tag_or_404(current_user.id, name)
-        log.info("tag deleted: user_id=%s", current_user.id)
+        service.delete_tag_or_404(current_user.id, name)
