@@ -17,9 +17,13 @@ bypass the flush: their callers call :func:`bump` themselves.
 
 On PostgreSQL the ``UPDATE users`` takes the user's row lock until commit, so
 two writes of one user commit one after the other; every write path locks its
-task rows first and the user row last, so the order is the same everywhere and
-no deadlock can form. Writes made outside taskapi (raw SQL in ``flask shell``)
-must bump the version too, or list ETags and cached pages miss them.
+task rows first, then the user row, then the user's tags, so the order is the
+same everywhere and no deadlock can form. Writes of a user's tags bump the
+version before they read tags (:mod:`taskapi.tags.service`): the user row lock
+then serialises them, which keeps the tag and task quotas exact and stops a tag
+being linked from being removed as unused at the same moment. Writes made
+outside taskapi (raw SQL in ``flask shell``) must bump the version too, or list
+ETags and cached pages miss them.
 """
 
 from __future__ import annotations

@@ -108,7 +108,8 @@ ERROR_RESPONSES: dict[int, tuple[str, dict]] = {
               "schema": {"type": "string", "example": 'Bearer realm="taskapi"'}}}),
     403: ("The path names another user's resources.", {}),
     404: ("No such resource, or not yours.", {}),
-    409: ("Conflicts with existing data (an email already registered).", {}),
+    409: ("Conflicts with the current state of the data (an email already registered, "
+          "a concurrent change, or a quota reached: MAX_TASKS_PER_USER).", {}),
     412: ("If-Match is stale: the resource changed since that ETag and nothing was "
           "written. The current tag is in ETag.", {}),
     422: ("Invalid input: `errors` lists the messages by location (json, query) and "

@@ -51,7 +51,7 @@ PATH_PARAMETERS = {
     "name": "Tag name, matched case-insensitively.",
 }
 PAGE_DESCRIPTION = f"Offset page number, 1 to {MAX_PAGE:,}; default 1. Not with `cursor`."
-PAGE_SIZE_DESCRIPTION = "Tasks per page."
+PAGE_SIZE_DESCRIPTION = "Items per page."
 
 
 class ErrorSchema(ma.Schema):

@@ -218,6 +218,7 @@ class Tasks(MethodView):
     @blp.arguments(CompatTaskSchema)
     @blp.response(201, CompatTaskSchema)
     @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(409, response="CONFLICT")
     @auth_doc
     def post(self, data, user_id):
         """Create a task
@@ -226,7 +227,8 @@ class Tasks(MethodView):
         datetime. As in the original backend, fields the contract does not
         know, and read-only ones (`id`, `user_id`, `created_at`...), are
         ignored; wrong types and bad values are a 422. 403 when `user_id` is
-        not the token's user.
+        not the token's user; 409 when the account holds `MAX_TASKS_PER_USER`
+        tasks already (default 100,000).
         """
         return create_task(user_id, data)
 

@@ -64,11 +64,14 @@ class Tasks(MethodView):
     @blp.doc(operationId="createTask", responses=created_links(
         ("getTask", "replaceTask", "updateTask", "deleteTask", "completeTask"),
         task_id="$response.body#/id"))
+    @blp.alt_response(409, response="CONFLICT")
     @auth_doc
     def post(self, data):
         """Create a task
 
-        The response carries the new task's `ETag`.
+        The response carries the new task's `ETag`. 409 when the account holds
+        `MAX_TASKS_PER_USER` tasks already (default 100,000); 422 naming `tags`
+        when new tags would take it past `MAX_TAGS_PER_USER` (default 1,000).
         """
         task = create_task(current_user.id, data)
         blp.set_etag(etag_data(task))
