@@ -156,11 +156,11 @@ class TaskListArgsSchema(ma.Schema):
                   "example": "-priority,due_at", "pattern": SORT_PATTERN},
     )
     cursor = ma.fields.String(
-        validate=[ma.validate.Length(min=1, max=MAX_CURSOR_LENGTH),
-                  ma.validate.Regexp(CURSOR_PATTERN, error="Not a cursor of this server.")],
+        validate=ma.validate.Length(min=1, max=MAX_CURSOR_LENGTH),
         metadata={"description": "Opaque position from the previous response's "
                   "X-Next-Cursor: returns the page after it (same sort required; not "
-                  "with page)"},
+                  "with page). Any other value is a 422.",
+                  "pattern": CURSOR_PATTERN},
     )
 
 
