@@ -72,8 +72,9 @@ def _create_private_file(database: str | None) -> None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return
     path = Path(database)
+    if not path.parent.is_dir():
+        return  # a mistyped folder stays an error (SQLite: unable to open), not made here
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
         pass

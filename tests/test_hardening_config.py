@@ -148,7 +148,7 @@ def mode(path: Path) -> int:
 
 @pytest.mark.usefixtures("umask_022")
 def test_new_sqlite_database_and_its_wal_files_are_private(tmp_path):
-    database = tmp_path / "fresh" / "taskapi.sqlite3"
+    database = tmp_path / "taskapi.sqlite3"  # in an existing folder (a missing one is an error)
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}", **TEST_SECRETS,
                       **FAST_HASHING, "RATELIMIT_ENABLED": False})
     try:
