@@ -35,6 +35,9 @@ TASKAPI = ("list", "filtered", "get", "post", "patch", "compat_list", "deep", "b
 #: the list page cache off (``TASKAPI_LIST_CACHE=false``), so every request runs
 #: its query, as a client varying its requests would make it.
 UNCACHED = frozenset({"search_short", "search_word", "search_long", "tags_20", "noisy"})
+#: Scenarios that measure what one request costs: one connection, no other
+#: load (the p50 is the latency of a lone request, not of a queue).
+LATENCY = frozenset({"search_short", "search_word", "search_long", "tags_20"})
 #: One account sending its most expensive requests (NEIGHBOUR_CONNECTIONS loads)
 #: while the others list.
 NEIGHBOUR_CONNECTIONS = 2
@@ -123,6 +126,8 @@ def taskapi(name: str, data: Prepared, plan: Plan, label: str = "") -> Load:
     if name == "login":
         result.connections = plan.login_connections
         result.threads = min(result.threads, result.connections)
+    if name in LATENCY:
+        result.connections = result.threads = 1
     return result
 
 
