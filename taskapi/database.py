@@ -21,7 +21,7 @@ import os
 import sqlite3
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +74,8 @@ def _create_private_file(database: str | None) -> None:
     path = Path(database)
     if not path.parent.is_dir():
         return  # a mistyped folder stays an error (SQLite: unable to open), not made here
-    try:
+    with suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass
 
 
 def engine_options(config) -> dict[str, Any]:
