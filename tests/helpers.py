@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -193,3 +195,16 @@ def create_task(client, account, **fields) -> dict:
     response = client.post("/api/v1/tasks", json=fields, headers=account.headers)
     assert response.status_code == 201, response.get_data(as_text=True)
     return response.get_json()
+
+
+def concurrently(app, calls) -> list:
+    """Run each ``call(client)`` in a thread of its own, all released at once."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        client = app.test_client()
+        barrier.wait(timeout=30)
+        return call(client)
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))

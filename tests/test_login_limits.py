@@ -30,16 +30,17 @@ from taskapi.extensions import db
 from taskapi.models import User
 from taskapi.ratelimits import AUTH_MAX_BODY
 from tests.helpers import PASSWORD, assert_error, auth_headers
-from tests.test_rate_limits import (
+from tests.test_rate_limits import (  # noqa: F401 (the same fixtures)
     COMPAT_LOGIN,
     COMPAT_REGISTER,
-    LARGE,
     LOGIN,
     REGISTER,
+    app_config,
     assert_passed,
     assert_rate_limited,
     big_json_body,
     from_ip,
+    limits,
     make_account,
     post_login,
     post_register,
@@ -55,25 +56,6 @@ ATTACKER, OWNER, ELSEWHERE = "198.51.100.7", "203.0.113.20", "203.0.113.30"
 WRONG = "wrong password"
 
 
-@pytest.fixture
-def limits() -> dict:
-    """The limit a test class is about, small; every other one large."""
-    return {}
-
-
-@pytest.fixture
-def app_config(app_config, limits) -> dict:
-    return {
-        **app_config,
-        "RATELIMIT_ENABLED": True,
-        "RATELIMIT_DEFAULT": LARGE,
-        "RATELIMIT_AUTH_PER_IP": LARGE,
-        "RATELIMIT_LOGIN_PER_ACCOUNT_IP": LARGE,
-        "RATELIMIT_AUTH_PER_ACCOUNT": LARGE,
-        "RATELIMIT_REGISTER_PER_IP": LARGE,
-        "RATELIMIT_PASSWORD_PER_USER": LARGE,
-        **limits,
-    }
 
 
 def change_password(client, token: str, current: str, new: str = NEW_PASSWORD, **kwargs):

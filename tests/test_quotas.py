@@ -6,16 +6,21 @@ the rows; the quotas hold under concurrent creates, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 import sqlalchemy as sa
 
 from taskapi.config import ConfigurationError, Defaults
 from taskapi.extensions import db
 from taskapi.models import Tag, Task, User
-from tests.helpers import assert_error, create_task, dispose, make_app, task_count, task_row
+from tests.helpers import (
+    assert_error,
+    concurrently,
+    create_task,
+    dispose,
+    make_app,
+    task_count,
+    task_row,
+)
 
 TASKS = "/api/v1/tasks"
 TASK_QUOTA, TAG_QUOTA = 3, 5
@@ -197,19 +202,6 @@ def test_update_with_new_tags_beyond_the_quota_is_422_and_changes_nothing(
 
 
 # ------------------------------------------------------------- concurrency
-
-
-def concurrently(app, calls) -> list:
-    """Run each ``call(client)`` in a thread of its own, all released at once."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call):
-        client = app.test_client()
-        barrier.wait(timeout=30)
-        return call(client)
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def test_concurrent_creates_never_exceed_the_task_quota(app, client, user):

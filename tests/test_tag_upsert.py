@@ -11,15 +11,12 @@ lookup and the insert.
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 import sqlalchemy as sa
 
 from taskapi.extensions import db
 from taskapi.models import Tag, Task, task_tags
-from tests.helpers import create_task, is_postgresql
+from tests.helpers import concurrently, create_task, is_postgresql
 
 TASKS = "/api/v1/tasks"
 RACERS = 40
@@ -31,19 +28,6 @@ def app_config(app_config):
     # at once instead of queueing for the pool.
     return {**app_config, "DB_POOL_SIZE": RACERS, "DB_MAX_OVERFLOW": 0,
             "DB_POOL_TIMEOUT": 30}
-
-
-def concurrently(app, calls) -> list:
-    """Run each ``call(client)`` in a thread of its own, all released at once."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call):
-        client = app.test_client()
-        barrier.wait(timeout=30)
-        return call(client)
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def tags_of(app, user_id: int) -> list[tuple[int, str]]:
