@@ -54,6 +54,7 @@ from tests.report import record
 from tests.servers import Server, log_shown_on_failure, serve
 from tests.test_auth import assert_unauthorized, claims_of, logout, me, refresh, token_rows
 from tests.test_races import account, log_in, race, refresh_request
+from tests.test_races import session_of as server_session_of
 from tests.test_rate_limits import assert_rate_limited, from_ip
 from tests.test_rate_limits import make_account as make_account_from
 
@@ -706,7 +707,7 @@ class TestSimultaneousRefreshes:
         user_id, bystander = account(server, f"grace-{route}@example.com")
         for round_ in range(RACE_ROUNDS):
             token = log_in(server, f"grace-{route}@example.com")["refresh_token"]
-            session_id = server_session_of(server, token)
+            session_id = server_session_of(server, jti(token))
 
             answers = race(server, [refresh_request(route, token)] * RACERS)
 
@@ -718,7 +719,7 @@ class TestSimultaneousRefreshes:
             assert len(rows) == 2 + 2 * RACERS, rows
             revoked = {row[0]: row[3] for row in rows if row[2] is not None}
             assert revoked == {jti(token): "rotated"}, rows
-            assert {server_session_of(server, t) for p in pairs for t in p} == {session_id}
+            assert {server_session_of(server, jti(t)) for p in pairs for t in p} == {session_id}
             for access, refresh_token in pairs:
                 me_answer = server.request("GET", f"{AUTH}/me", token=access)
                 assert (me_answer.status, me_answer.json["id"]) == (200, user_id)
@@ -734,7 +735,7 @@ class TestSimultaneousRefreshes:
             token = log_in(server, email)["refresh_token"]
             refreshed = server.request("POST", f"{AUTH}/refresh", token=token)
             assert refreshed.status == 200, refreshed
-            session_id = server_session_of(server, token)
+            session_id = server_session_of(server, jti(token))
             age_server_rotation(server, token, WINDOW + 5)
             count = len(server_session_rows(server, session_id))
 
@@ -761,10 +762,6 @@ def server_session_rows(server: Server, session_id: str) -> list[tuple]:
         "SELECT jti, token_type, revoked_at, revoke_reason FROM issued_tokens "
         "WHERE session_id = :session_id ORDER BY id", session_id=session_id)
 
-
-def server_session_of(server: Server, token: str) -> str:
-    return server.database.scalar("SELECT session_id FROM issued_tokens WHERE jti = :jti",
-                                  jti=jti(token))
 
 
 def age_server_rotation(server: Server, token: str, seconds: float) -> None:
