@@ -12,6 +12,8 @@ without reading anything back:
   service would store them: task id ``n + 1`` belongs to user ``n % users + 1``,
   so user ``u`` owns ids ``u, u + users, u + 2 * users, ...``; the big user's
   tasks follow as one block;
+- each user has one list, the Inbox, whose id is the user's; every task is in
+  it, top level, in creation order (fractional-indexing keys, as the API gives);
 - each user has the tags of :data:`TAG_NAMES`; a task carries one or two of them;
 - optionally a "noisy neighbour" (id ``users + 2``) with ``neighbour_tasks``
   tasks built for the most expensive requests an account can send: titles and
@@ -33,11 +35,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
+from fractional_indexing import generate_n_keys_between
 
 from taskapi.auth.passwords import hash_password
 from taskapi.auth.tokens import issue_tokens
 from taskapi.extensions import db
-from taskapi.models import Tag, Task, User, task_tags, utcnow
+from taskapi.models import INBOX_NAME, Tag, Task, TaskList, User, task_tags, utcnow
 from taskapi.tasks import cursors, queries
 from taskapi.tasks.filters import parse_sort
 
@@ -112,13 +115,20 @@ def seed(sizes: Sizes) -> None:
         "timezone": "UTC", "created_at": now - HISTORY, "updated_at": now - HISTORY,
         "data_version": 0,
     } for user_id, address in owners))
+    _insert(TaskList.__table__, ({
+        "id": user_id, "user_id": user_id, "name": INBOX_NAME, "name_key": INBOX_NAME.lower(),
+        "color": None, "position": "a0", "archived": False, "is_inbox": True,
+        "created_at": now - HISTORY, "updated_at": now - HISTORY, "version": 1,
+    } for user_id, _ in owners))
     _insert(Tag.__table__, ({
         "id": _tag_id(user_id, j), "user_id": user_id, "name": name, "name_key": name.lower(),
     } for user_id, _ in owners for j, name in enumerate(_tag_names(user_id, sizes))))
     step = HISTORY / max(sizes.tasks, 1)
     start = now - HISTORY
+    keys = generate_n_keys_between(None, None, max(
+        sizes.tasks_per_user, sizes.big_user_tasks, sizes.neighbour_tasks, 1))
     _insert(Task.__table__, (_task(task_id, user_id, k, start + (task_id - 1) * step,
-                                   user_id == sizes.neighbour_id)
+                                   keys[k], user_id == sizes.neighbour_id)
                              for task_id, user_id, k in _layout(sizes)))
     _insert(task_tags, ({"task_id": task_id, "tag_id": _tag_id(user_id, j)}
                         for task_id, user_id, k in _layout(sizes)
@@ -143,7 +153,8 @@ def _tag_names(user_id: int, sizes: Sizes) -> tuple[str, ...]:
     return NEIGHBOUR_TAGS if user_id == sizes.neighbour_id else TAG_NAMES
 
 
-def _task(task_id: int, user_id: int, k: int, created, neighbour: bool = False) -> dict:
+def _task(task_id: int, user_id: int, k: int, created, position: str,
+          neighbour: bool = False) -> dict:
     completed = k % 3 == 0
     if neighbour:
         title, description = NEIGHBOUR_TITLE, None if k % 2 else NEIGHBOUR_DESCRIPTION
@@ -157,6 +168,8 @@ def _task(task_id: int, user_id: int, k: int, created, neighbour: bool = False) 
         "priority": PRIORITIES[k % 4],
         "due_at": None if k % 5 == 0 else created + timedelta(days=k % 97 - 30),
         "created_at": created, "updated_at": created, "version": 1,
+        "list_id": user_id, "parent_id": None, "position": position,
+        "subtask_count": 0, "open_subtask_count": 0,
     }
 
 
@@ -227,7 +240,7 @@ def _after_bulk_load() -> None:
     """Move PostgreSQL's id sequences past the ids given here, then refresh the
     planner's statistics (PostgreSQL's autovacuum would do it within minutes)."""
     if db.engine.dialect.name == "postgresql":
-        for table in (User.__table__, Tag.__table__, Task.__table__):
+        for table in (User.__table__, TaskList.__table__, Tag.__table__, Task.__table__):
             db.session.execute(sa.select(sa.func.setval(
                 sa.func.pg_get_serial_sequence(table.name, "id"),
                 sa.select(sa.func.max(table.c.id)).scalar_subquery())))

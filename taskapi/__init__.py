@@ -79,6 +79,7 @@ def register_blueprints(app: Flask) -> None:
     from taskapi.compat import blp as compat_blp
     from taskapi.compat.routes import TAG as compat_tag
     from taskapi.extensions import api
+    from taskapi.lists import blp as lists_blp
     from taskapi.readiness import blp as health_blp
     from taskapi.tags import blp as tags_blp
     from taskapi.tasks import blp as tasks_blp
@@ -86,6 +87,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(auth_blp)
     api.register_blueprint(tasks_blp)
     api.register_blueprint(tags_blp)
+    api.register_blueprint(lists_blp)
     api.register_blueprint(compat_blp)
     api.register_blueprint(health_blp)
     api.spec.tag({"name": compat_tag, "description": "The original backend's URL contract, "

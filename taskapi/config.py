@@ -91,6 +91,7 @@ class Defaults:
     # Quotas (taskapi.tasks.service, taskapi.tags.service): per user, checked on writes.
     MAX_TASKS_PER_USER = 100_000  # a create beyond it is a 409
     MAX_TAGS_PER_USER = 1_000  # a write that would create more tags is a 422 naming tags
+    MAX_LISTS_PER_USER = 1_000  # a list create beyond it is a 409
 
     # Database engine (SQLAlchemy pool; PostgreSQL). Per process: gunicorn
     # workers x (DB_POOL_SIZE + DB_MAX_OVERFLOW) must stay below max_connections.
@@ -244,6 +245,7 @@ def _check_types(app: Flask) -> None:
         "SESSIONS_PER_USER",
         "MAX_TASKS_PER_USER",
         "MAX_TAGS_PER_USER",
+        "MAX_LISTS_PER_USER",
     ):
         value = app.config.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:

@@ -1,7 +1,7 @@
 """The per-user data version: a counter that moves with every write to a user's data.
 
 ``users.data_version`` is incremented in the same transaction as any change to
-the user's tasks or tags, so a reader that sees version ``v`` sees at least the
+the user's tasks, tags or lists, so a reader that sees version ``v`` sees at least the
 data committed with ``v``. It is read with the token check (one query:
 :mod:`taskapi.auth.tokens`), which makes it free on every authenticated request,
 and it keys what depends on "nothing of this user changed": list ETags
@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from taskapi.models import Tag, Task, User
+from taskapi.models import Tag, Task, TaskList, User
 
 _BUMPED = "taskapi.data_version.bumped"
 _USERS = User.__table__
@@ -59,7 +59,7 @@ def _touched_users(session: Session) -> set[int]:
     users: set[int] = set()
     for collection in (session.new, session.dirty, session.deleted):
         for obj in collection:
-            if isinstance(obj, (Task, Tag)):
+            if isinstance(obj, (Task, Tag, TaskList)):
                 users.add(obj.user_id)
     return users
 

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 typed models: users, their tasks, and issued JWT records.
+"""SQLAlchemy 2 typed models: users, their lists and tasks, and issued JWT records.
 
 All datetimes are timezone-aware UTC in Python and stored as UTC
 (:class:`UTCDateTime`), whatever the database.
@@ -10,11 +10,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from fractional_indexing import generate_key_between
+from sqlalchemy.orm import Mapped, Session, mapped_column, object_session, relationship
 
 from taskapi.extensions import db
 
 PRIORITIES = ("low", "medium", "high")
+#: Levels of tasks: a top-level task, its subtasks and theirs.
+MAX_DEPTH = 3
 TOKEN_TYPES = ("access", "refresh")
 
 
@@ -107,8 +110,57 @@ class Tag(db.Model):
         return f"<Tag {self.name!r} of user {self.user_id}>"
 
 
+#: Manual order keys (fractional-indexing strings) compare byte by byte: base-62
+#: digits in ASCII order. PostgreSQL compares text by the column's collation,
+#: which in most locales is not byte order ("a" < "B"), so the column says "C";
+#: SQLite's default BINARY collation is byte order already.
+POSITION_LENGTH = 255
+Position = sa.String(POSITION_LENGTH).with_variant(
+    sa.String(POSITION_LENGTH, collation="C"), "postgresql")
+INBOX_NAME = "Inbox"
+
+
+class TaskList(db.Model):
+    """A user's list of tasks (a project). Unique per user by ``name_key``
+    (``name.lower()``, as for tags). Exactly one list per user is the Inbox
+    (``is_inbox``; a partial unique index), created with the user
+    (:func:`_create_inbox`); new tasks go there unless they name a list."""
+
+    __tablename__ = "lists"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "name_key", name="uq_lists_user_id_name_key"),
+        sa.Index("ix_lists_user_id_position", "user_id", "position", "id"),
+        sa.Index("uq_lists_user_id_inbox", "user_id", unique=True,
+                 sqlite_where=sa.text("is_inbox"), postgresql_where=sa.text("is_inbox")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(100))
+    name_key: Mapped[str] = mapped_column(sa.String(100))
+    color: Mapped[str | None] = mapped_column(sa.String(7))
+    position: Mapped[str] = mapped_column(Position)
+    archived: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    is_inbox: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    #: The ETag's source, as for tasks.
+    version: Mapped[int] = mapped_column(server_default="1")
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy API)
+
+    def __repr__(self) -> str:
+        return f"<TaskList {self.id} {self.name!r} of user {self.user_id}>"
+
+
 class Task(db.Model):
-    """A user's task. ``completed_at`` follows ``completed`` (see :meth:`apply`)."""
+    """A user's task. ``completed_at`` follows ``completed`` (see :meth:`apply`).
+
+    Every task is in one of its user's lists (``list_id``) and, when it is a
+    subtask, under a parent task of the same user and list (``parent_id``, at
+    most :data:`MAX_DEPTH` levels). ``position`` orders it among its siblings
+    (same list, same parent). ``subtask_count`` and ``open_subtask_count`` count
+    its direct children; :mod:`taskapi.tasks.placement` keeps them current.
+    """
 
     __tablename__ = "tasks"
     __table_args__ = (
@@ -120,6 +172,12 @@ class Task(db.Model):
         # sort=due_at: tasks without a due date last (taskapi.tasks.filters.DUE_MISSING).
         sa.Index("ix_tasks_user_id_due_order", "user_id", sa.text("(due_at IS NULL)"),
                  "due_at", "id"),
+        # A list in its manual order (list_id=...&sort=position, cursors included).
+        sa.Index("ix_tasks_user_id_list_id_position", "user_id", "list_id", "position", "id"),
+        # A task's children in order (parent_id=..., the counts, the cascade of
+        # the parent_id foreign key); top-level tasks of a list (parent_id IS
+        # NULL) are read from the index above.
+        sa.Index("ix_tasks_parent_id_position", "parent_id", "position", "id"),
         sa.CheckConstraint(
             "priority IN ('low', 'medium', 'high')", name="priority_valid"
         ),
@@ -134,6 +192,11 @@ class Task(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    list_id: Mapped[int] = mapped_column(sa.ForeignKey("lists.id"))
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tasks.id", ondelete="CASCADE"))
+    position: Mapped[str] = mapped_column(Position)
+    subtask_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    open_subtask_count: Mapped[int] = mapped_column(default=0, server_default="0")
     title: Mapped[str] = mapped_column(sa.String(255))
     description: Mapped[str | None] = mapped_column(sa.String(1000))
     completed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
@@ -185,6 +248,60 @@ class Task(db.Model):
 
     def __repr__(self) -> str:
         return f"<Task {self.id} of user {self.user_id}>"
+
+
+_LISTS = TaskList.__table__
+_NEW_POSITIONS = "taskapi.models.new_positions"
+
+
+@sa.event.listens_for(User, "after_insert")
+def _create_inbox(_mapper, connection: sa.Connection, user: User) -> None:
+    """Every account has its Inbox from the start (whatever creates the account:
+    registration, ``flask users create``, ``flask shell``)."""
+    now = utcnow()
+    connection.execute(_LISTS.insert().values(
+        user_id=user.id, name=INBOX_NAME, name_key=INBOX_NAME.lower(),
+        position=generate_key_between(None, None), is_inbox=True,
+        created_at=now, updated_at=now))
+
+
+def inbox_id(connection: sa.Connection, user_id: int) -> int | None:
+    """The id of the user's Inbox list (None only for a user being deleted)."""
+    return connection.scalar(sa.select(_LISTS.c.id).where(
+        _LISTS.c.user_id == user_id, _LISTS.c.is_inbox.is_(True)))
+
+
+def last_sibling_position(connection: sa.Connection, list_id: int,
+                          parent_id: int | None) -> str | None:
+    """The greatest ``position`` among the tasks of ``list_id`` under ``parent_id``
+    (None: top-level), or None when there are none."""
+    tasks = Task.__table__
+    where = (tasks.c.parent_id == parent_id if parent_id is not None
+             else sa.and_(tasks.c.list_id == list_id, tasks.c.parent_id.is_(None)))
+    return connection.scalar(sa.select(sa.func.max(tasks.c.position)).where(where))
+
+
+@sa.event.listens_for(Task, "before_insert")
+def _place_new_task(_mapper, connection: sa.Connection, task: Task) -> None:
+    """A task inserted without a list goes to its user's Inbox, and one without a
+    position goes last among its siblings. Positions handed out within one flush
+    are remembered (the rows of a flush are inserted together, after this runs
+    for all of them), so tasks added together keep the order they were added in."""
+    if task.list_id is None:
+        task.list_id = inbox_id(connection, task.user_id)
+    if task.position is None:
+        session = object_session(task)
+        given = session.info.setdefault(_NEW_POSITIONS, {}) if session is not None else {}
+        group = (task.list_id, task.parent_id)
+        last = given[group] if group in given else last_sibling_position(
+            connection, task.list_id, task.parent_id)
+        task.position = given[group] = generate_key_between(last, None)
+
+
+@sa.event.listens_for(Session, "after_flush")
+@sa.event.listens_for(Session, "after_soft_rollback")
+def _forget_new_positions(session: Session, *_args) -> None:
+    session.info.pop(_NEW_POSITIONS, None)
 
 
 #: SQLite's text index of task titles and descriptions: an FTS5 table with the

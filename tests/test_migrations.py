@@ -19,7 +19,7 @@ from taskapi.models import Task, User, UTCDateTime, is_search_table, utcnow
 from tests.helpers import TEST_SECRETS, dispose, make_app
 
 BUSY_TIMEOUT_MS = 1234
-MODEL_TABLES = {"users", "tasks", "issued_tokens", "tags", "task_tags"}
+MODEL_TABLES = {"users", "tasks", "issued_tokens", "tags", "task_tags", "lists"}
 #: SQLite: the FTS5 search table and its shadow tables (taskapi.models.TASK_SEARCH_DDL).
 SEARCH_TABLES = {"tasks_fts", "tasks_fts_data", "tasks_fts_idx", "tasks_fts_docsize",
                  "tasks_fts_config"}
@@ -122,7 +122,7 @@ def test_migrated_schema_has_named_constraints_and_indexes(migrated_app):
     with migrated_app.app_context():
         inspector = sa.inspect(db.engine)
         assert {fk["name"] for fk in inspector.get_foreign_keys("tasks")} == {
-            "fk_tasks_user_id_users"
+            "fk_tasks_user_id_users", "fk_tasks_list_id_lists", "fk_tasks_parent_id_tasks"
         }
         assert {uq["name"] for uq in inspector.get_unique_constraints("users")} == {
             "uq_users_email"

@@ -28,7 +28,7 @@ from taskapi.tasks.filters import SORT_KEYS, parse_sort
 from taskapi.tasks.schemas import (
     SORT_PATTERN,
     SortField,
-    TaskListArgsSchema,
+    TaskFilterArgsSchema,
     TaskSchema,
     without_defaults,
 )
@@ -119,7 +119,8 @@ class CompatTaskSchema(Lenient, TaskSchema):
     ALIASES = {"dueDate": "due_date"}
 
     class Meta(Lenient.Meta):
-        exclude = ("due_at", "completed_at", "tags")
+        exclude = ("due_at", "completed_at", "tags", "list_id", "parent_id", "position",
+                   "subtask_count", "open_subtask_count")
 
     user_id = ma.fields.Integer(dump_only=True, metadata={"example": 1})
     due_date = LenientDueDate(
@@ -189,7 +190,7 @@ class CompatLogoutSchema(Lenient, LogoutSchema):
     """POST /api/auth/logout: optional ``refresh_token``, other fields ignored."""
 
 
-class CompatListArgsSchema(TaskListArgsSchema):
+class CompatListArgsSchema(TaskFilterArgsSchema):
     """The v1 list parameters; the default order is the original backend's:
     creation order (``id`` ascending)."""
 

@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from taskapi.extensions import db
-from taskapi.models import Tag, Task, task_tags, utcnow
+from taskapi.models import Tag, Task, TaskList, task_tags, utcnow
 
 #: Sort keys a client may name; each maps to SQL expressions, in order.
-SORT_KEYS = ("created_at", "updated_at", "due_at", "priority", "title", "id")
+SORT_KEYS = ("created_at", "updated_at", "due_at", "priority", "title", "position", "id")
 DEFAULT_SORT = "-created_at"
 _PRIORITY_RANK = sa.case(
     (Task.priority == "high", 3), (Task.priority == "medium", 2),
@@ -229,6 +229,20 @@ def filter_terms(args: dict, zone: str, now: datetime | None = None,
 
     def add(key: tuple, params: dict, build) -> None:
         terms.append(Term(key, params, build))
+
+    for name in ("list_id", "parent_id"):
+        if args.get(name) is not None:
+            add((name,), {f"f_{name}": args[name]},
+                lambda name=name: getattr(Task, name) == _param(f"f_{name}", None, sa.Integer()))
+    if args.get("top_level") is not None:
+        top = args["top_level"]
+        add(("top_level", top), {},
+            lambda: Task.parent_id.is_(None) if top else Task.parent_id.isnot(None))
+    if args.get("hide_archived"):
+        # An uncorrelated subquery over the user's few lists, computed once.
+        add(("hide_archived",), {}, lambda: Task.list_id.notin_(
+            sa.select(TaskList.id).where(TaskList.user_id == sa.bindparam("user_id"),
+                                         TaskList.archived.is_(True))))
 
     if args.get("completed") is not None:
         add(("completed",), {"f_completed": args["completed"]},

@@ -9,6 +9,7 @@ from flask_smorest import abort
 
 from taskapi.auth.tokens import TokenUser
 from taskapi.tasks import queries
+from taskapi.tasks.placement import owned_list
 from taskapi.tasks.cursors import CursorError, decode_cursor, encode_cursor
 from taskapi.tasks.schemas import TaskListArgsSchema
 
@@ -53,8 +54,13 @@ def list_page(
     with, issued for another sort or for another user. Either way, while more
     tasks follow, ``X-Next-Cursor`` and ``Link: <...>; rel="next"`` (RFC 8288; a
     path and query, relative to the request's URL) point to the next page.
+    A ``list_id`` or ``parent_id`` filter that is not the user's is a 404.
     """
     sort, limit = args["sort"], pagination_parameters.page_size
+    if args.get("list_id") is not None:
+        owned_list(user.id, args["list_id"], field=None)
+    if args.get("parent_id") is not None:
+        queries.check_task_exists(user.id, args["parent_id"])
     token = args.get("cursor")
     if token is None:
         page = queries.list_tasks(user.id, args, zone=user.timezone, limit=limit,

@@ -101,6 +101,13 @@ def get_task(user_id: int, task_id: int) -> dict:
     return rows.converter(dialect)(row)
 
 
+def check_task_exists(user_id: int, task_id: int) -> None:
+    """404 unless ``task_id`` is one of the user's tasks."""
+    if db.session.scalar(sa.select(Task.id).where(Task.user_id == user_id,
+                                                  Task.id == task_id)) is None:
+        abort(404, message="Task not found.")
+
+
 def get_task_or_404(user_id: int, task_id: int, *, for_update: bool = False) -> Task:
     """The user's task ``task_id`` as an ORM object, for writes; 404 when missing
     or another user's (never 403).
@@ -118,8 +125,10 @@ def get_task_or_404(user_id: int, task_id: int, *, for_update: bool = False) -> 
     return task
 
 
-def task_stats(user_id: int, zone: str, now: datetime | None = None) -> dict:
-    """Counts over the user's tasks, in one aggregate query.
+def task_stats(user_id: int, zone: str, now: datetime | None = None,
+               list_id: int | None = None) -> dict:
+    """Counts over the user's tasks (of list ``list_id`` only, when given), in one
+    aggregate query.
 
     Returns ``{total, completed, open, overdue, due_today, by_priority: {high,
     medium, low, none}, completed_last_7_days: [{date, count}]}``. ``overdue`` is
@@ -152,10 +161,11 @@ def task_stats(user_id: int, zone: str, now: datetime | None = None) -> dict:
             for n, day in enumerate(days)
         },
     }
-    row = db.session.execute(
-        sa.select(*(column.label(name) for name, column in columns.items()))
-        .where(Task.user_id == user_id)
-    ).one()._mapping
+    query = (sa.select(*(column.label(name) for name, column in columns.items()))
+             .where(Task.user_id == user_id))
+    if list_id is not None:
+        query = query.where(Task.list_id == list_id)
+    row = db.session.execute(query).one()._mapping
     return {
         "total": row["total"],
         "completed": row["completed"],

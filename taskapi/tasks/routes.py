@@ -11,13 +11,24 @@ from taskapi.smorest import Blueprint, bearer_auth, created_links
 from taskapi.tasks import queries
 from taskapi.tasks.listing import LIST_ARGS, LIST_ETAG_HEADER, LIST_HEADERS, list_page
 from taskapi.tasks.page_cache import cached_list
+from taskapi.tasks.placement import owned_list
 from taskapi.tasks.schemas import (
     TaskCompleteSchema,
+    TaskCreateSchema,
+    TaskMoveSchema,
     TaskPatchSchema,
     TaskSchema,
+    TaskStatsArgsSchema,
     TaskStatsSchema,
 )
-from taskapi.tasks.service import complete_task, create_task, delete_task, etag_data, update_task
+from taskapi.tasks.service import (
+    complete_task,
+    create_task,
+    delete_task,
+    etag_data,
+    move_task,
+    update_task,
+)
 
 blp = Blueprint(
     "tasks", __name__, url_prefix="/api/v1/tasks",
@@ -58,7 +69,7 @@ class Tasks(MethodView):
         return list_page(current_user, args, pagination_parameters)
 
     @blp.etag
-    @blp.arguments(TaskSchema)
+    @blp.arguments(TaskCreateSchema)
     @blp.response(201, TaskSchema, headers={"Location": {
         "description": "URL of the new task", "schema": {"type": "string"}}})
     @blp.doc(operationId="createTask", responses=created_links(
@@ -69,6 +80,11 @@ class Tasks(MethodView):
     def post(self, data):
         """Create a task
 
+        It goes into `list_id` (default: the parent's list, else your Inbox),
+        under `parent_id` when given (a subtask, at most 3 levels), last among
+        its siblings, or first with `"position": "first"`. 422 naming
+        `list_id` or `parent_id` when it is not yours, or the parent is in
+        another list or too deep.
         The response carries the new task's `ETag`. 409 when the account holds
         `MAX_TASKS_PER_USER` tasks already (default 100,000); 422 naming `tags`
         when new tags would take it past `MAX_TAGS_PER_USER` (default 1,000).
@@ -83,16 +99,22 @@ class TaskStats(MethodView):
     decorators = [jwt_required()]
 
     @blp.doc(operationId="getTaskStats")
+    @blp.arguments(TaskStatsArgsSchema, location="query")
     @blp.response(200, TaskStatsSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
     @auth_doc
-    def get(self):
+    def get(self, args):
         """Count tasks
 
         Totals, overdue and due today (open tasks only), counts by priority,
-        and tasks completed on each of the last 7 days. Days are calendar days
-        in the user's time zone (`timezone` of GET /api/v1/auth/me).
+        and tasks completed on each of the last 7 days, over all your tasks
+        or those of `list_id` (404 when it is not one of your lists). Days are
+        calendar days in the user's time zone (`timezone` of GET /api/v1/auth/me).
         """
-        return queries.task_stats(current_user.id, current_user.timezone)
+        list_id = args.get("list_id")
+        if list_id is not None:
+            owned_list(current_user.id, list_id, field=None)
+        return queries.task_stats(current_user.id, current_user.timezone, list_id=list_id)
 
 
 def _write_target(task_id: int) -> Task:
@@ -154,15 +176,19 @@ class TaskById(MethodView):
         return _written(update_task(_write_target(task_id), data))
 
     @blp.doc(operationId="deleteTask")
-    @blp.response(204)
+    @blp.response(204, headers={"X-Subtasks-Deleted": {
+        "description": "How many subtasks (all levels) were deleted with the task",
+        "schema": {"type": "integer"}}})
     @blp.alt_response(404, response="NOT_FOUND")
     @auth_doc
     def delete(self, task_id):
-        """Delete a task
+        """Delete a task and its subtasks
 
-        With `If-Match`, a stale ETag gives 412 and the task stays.
+        The response's `X-Subtasks-Deleted` says how many subtasks went with
+        it. With `If-Match`, a stale ETag gives 412 and the task stays.
         """
-        delete_task(_write_target(task_id))
+        subtasks = delete_task(_write_target(task_id))
+        return None, 204, {"X-Subtasks-Deleted": str(subtasks)}
 
 
 @blp.route(f"/{TASK_ID}/complete")
@@ -182,3 +208,29 @@ class TaskComplete(MethodView):
         With `If-Match`, a stale ETag gives 412 and nothing changes.
         """
         return _written(complete_task(_write_target(task_id), data.get("completed")))
+
+
+@blp.route(f"/{TASK_ID}/move")
+@blp.etag
+class TaskMove(MethodView):
+    decorators = [jwt_required()]
+
+    @blp.doc(operationId="moveTask")
+    @blp.arguments(TaskMoveSchema)
+    @blp.response(200, TaskSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @auth_doc
+    def post(self, data, task_id):
+        """Move a task: list, parent and position in one request
+
+        `{"list_id"?, "parent_id"?, "after_id"?}` (Google Tasks' move, with
+        `after_id` as its `previous`). `parent_id`: under that task (null: top
+        level), in its list. `list_id` alone: the top level of that list.
+        Neither: same list and parent. `after_id`: right after that sibling at
+        the destination; absent or null: first. Subtasks come along. Only
+        this task's `position` changes, never its siblings'. 422 naming the
+        field: another user's list or task, a cycle, more than 3 levels, an
+        `after_id` that is not a sibling at the destination. With `If-Match`,
+        a stale ETag gives 412 and nothing moves.
+        """
+        return _written(move_task(_write_target(task_id), data))

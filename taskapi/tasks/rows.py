@@ -32,7 +32,8 @@ from taskapi.tasks.filters import order_by, parse_sort, sort_columns
 TASKS, TAGS = Task.__table__, Tag.__table__
 #: Columns of a task row, in order; the datetimes among them.
 COLUMNS = ("id", "user_id", "title", "description", "completed", "completed_at",
-           "priority", "due_at", "created_at", "updated_at", "version")
+           "priority", "due_at", "created_at", "updated_at", "version", "list_id",
+           "parent_id", "position", "subtask_count", "open_subtask_count")
 DATETIMES = frozenset({"completed_at", "due_at", "created_at", "updated_at"})
 #: Most statement shapes kept (sort x filters x cursor); past it the cache restarts.
 MAX_SHAPES = 512
@@ -147,11 +148,14 @@ def _postgresql_tags(names: list[str] | None) -> list[str]:
 def _row_converter(iso: Callable, tags: Callable) -> Callable[[sa.Row], dict[str, Any]]:
     def convert(row: sa.Row) -> dict[str, Any]:
         (id_, user_id, title, description, completed, completed_at, priority, due_at,
-         created_at, updated_at, version, tag_names) = row[:12]
+         created_at, updated_at, version, list_id, parent_id, position, subtask_count,
+         open_subtask_count, tag_names) = row[:17]
         return {"id": id_, "user_id": user_id, "title": title, "description": description,
                 "completed": completed, "completed_at": iso(completed_at),
                 "priority": priority, "due_at": iso(due_at), "created_at": iso(created_at),
-                "updated_at": iso(updated_at), "version": version, "tag_names": tags(tag_names)}
+                "updated_at": iso(updated_at), "version": version, "list_id": list_id,
+                "parent_id": parent_id, "position": position, "subtask_count": subtask_count,
+                "open_subtask_count": open_subtask_count, "tag_names": tags(tag_names)}
 
     return convert
 

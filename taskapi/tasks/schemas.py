@@ -62,9 +62,65 @@ class TaskSchema(CompiledDump, ma.Schema):
     )
     created_at = UTCDateTime(dump_only=True, metadata={"example": "2026-11-21T09:30:00+00:00"})
     updated_at = UTCDateTime(
-        dump_only=True, metadata={"description": "Changes with every write",
+        dump_only=True, metadata={"description": "Changes with every write, and when the "
+                                  "task's subtask counts change",
                                   "example": "2026-11-21T10:05:12+00:00"},
     )
+    list_id = ma.fields.Integer(
+        dump_only=True, metadata={"description": "The list the task is in; change it with "
+                                  "POST /api/v1/tasks/{task_id}/move", "example": 7})
+    parent_id = ma.fields.Integer(
+        dump_only=True, allow_none=True,
+        metadata={"description": "The task this one is a subtask of; null for a top-level "
+                  "task", "example": None})
+    position = ma.fields.String(
+        dump_only=True,
+        metadata={"description": "Sort key among the task's siblings (same list and "
+                  "parent), compared byte by byte; sort=position orders by it",
+                  "example": "a3"})
+    subtask_count = ma.fields.Integer(
+        dump_only=True, metadata={"description": "Direct subtasks", "example": 2})
+    open_subtask_count = ma.fields.Integer(
+        dump_only=True, metadata={"description": "Direct subtasks not completed",
+                                  "example": 1})
+
+
+#: A 32-bit id (tasks and lists).
+ID_RANGE = ma.validate.Range(min=1, max=2147483647)
+
+
+class TaskCreateSchema(TaskSchema):
+    """A new task: the fields of a task, and where it goes."""
+
+    list_id = ma.fields.Integer(
+        strict=True, validate=ID_RANGE,
+        metadata={"description": "One of your lists (GET /api/v1/lists); default: the "
+                  "parent's list, else your Inbox", "example": 7})
+    parent_id = ma.fields.Integer(
+        strict=True, allow_none=True, validate=ID_RANGE,
+        metadata={"description": "Make it a subtask of this task of yours (same list; at "
+                  "most 3 levels)", "example": None})
+    position = ma.fields.String(
+        load_only=True, validate=ma.validate.OneOf(("first", "last")),
+        metadata={"description": "first or last (the default) among its siblings",
+                  "example": "last"})
+
+
+class TaskMoveSchema(ma.Schema):
+    """Where to move a task (Google Tasks' ``move``, ``after_id`` as its ``previous``)."""
+
+    list_id = ma.fields.Integer(
+        strict=True, validate=ID_RANGE,
+        metadata={"description": "Destination list; alone, the task goes to its top level",
+                  "example": 7})
+    parent_id = ma.fields.Integer(
+        strict=True, allow_none=True, validate=ID_RANGE,
+        metadata={"description": "New parent task (null: top level); the task goes to the "
+                  "parent's list", "example": None})
+    after_id = ma.fields.Integer(
+        strict=True, allow_none=True, validate=ID_RANGE,
+        metadata={"description": "The sibling to go right after at the destination; "
+                  "absent or null: first", "example": 41})
 
 
 def without_defaults(schema_cls: type[ma.Schema], name: str, doc: str) -> type[ma.Schema]:
@@ -109,8 +165,9 @@ class SortField(ma.fields.String):
             raise ma.ValidationError(str(error)) from error
 
 
-class TaskListArgsSchema(ma.Schema):
-    """Query parameters of the task list; all filters combine with AND."""
+class TaskFilterArgsSchema(ma.Schema):
+    """Query parameters of a task list (v1 and the original contract); all filters
+    combine with AND."""
 
     completed = QueryBoolean(
         metadata={"description": "Only completed (true) or open (false) tasks"}
@@ -162,6 +219,48 @@ class TaskListArgsSchema(ma.Schema):
                   "with page). Any other value is a 422.",
                   "pattern": CURSOR_PATTERN},
     )
+
+
+#: The default order of a list or a task's subtasks: their manual order.
+PLACED_SORT = "position"
+
+
+class TaskListArgsSchema(TaskFilterArgsSchema):
+    """Query parameters of GET /api/v1/tasks: the filters, and lists and subtasks."""
+
+    list_id = ma.fields.Integer(
+        validate=ID_RANGE,
+        metadata={"description": "Only tasks in this list of yours (404 for any other "
+                  "id); archived lists included. Default order: position"})
+    parent_id = ma.fields.Integer(
+        validate=ID_RANGE,
+        metadata={"description": "Only the subtasks of this task of yours (404 for any "
+                  "other id). Default order: position"})
+    top_level = QueryBoolean(
+        metadata={"description": "true: only top-level tasks; false: only subtasks"})
+    sort = SortField(
+        metadata={"description": "Comma-separated keys, '-' for descending, each key at "
+                  f"most once: {', '.join(SORT_KEYS)}. Default {DEFAULT_SORT}, or "
+                  f"{PLACED_SORT} with list_id or parent_id; ties broken by id. Tasks "
+                  "without due_at sort last either way.",
+                  "example": "-priority,due_at", "pattern": SORT_PATTERN},
+    )
+
+    @ma.post_load
+    def _defaults(self, data, **_kwargs):
+        placed = data.get("list_id") is not None or data.get("parent_id") is not None
+        if "sort" not in data:
+            data["sort"] = parse_sort(PLACED_SORT if placed else DEFAULT_SORT)
+        # Without a list or a parent named, tasks of archived lists stay out.
+        data["hide_archived"] = not placed
+        return data
+
+
+class TaskStatsArgsSchema(ma.Schema):
+    list_id = ma.fields.Integer(
+        validate=ID_RANGE,
+        metadata={"description": "Count the tasks of this list of yours only (404 for "
+                  "any other id)"})
 
 
 class PriorityCountsSchema(ma.Schema):

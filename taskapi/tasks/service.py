@@ -1,10 +1,15 @@
-"""Task writes: create, update, complete, delete; one transaction each.
+"""Task writes: create, update, complete, move, delete; one transaction each.
 
 Routes of every blueprint (v1 and the original contract) call these; each
 commits, logs one line on ``taskapi.tasks``, and moves the user's data version
 (:mod:`taskapi.data_version`, through the session's flush or explicitly). A tag
 that a task drops (by an update replacing ``tags``, or by the task's deletion)
 is deleted when no other task carries it (:func:`~taskapi.tags.service.remove_unused_tags`).
+
+Subtasks (:mod:`taskapi.tasks.placement`): completing a task completes its open
+subtasks at every level, in the same transaction (reopening reopens nothing);
+deleting a task deletes its subtasks; moving it to another list takes them
+along. Every write that changes a task's children recounts that parent.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from flask_smorest import abort
 
 from taskapi.data_version import bump
 from taskapi.extensions import db
-from taskapi.models import Task, utcnow
+from taskapi.models import Task, inbox_id, task_tags, utcnow
 from taskapi.tags.service import remove_unused_tags, resolve_tags
+from taskapi.tasks import placement
 
 log = logging.getLogger("taskapi.tasks")
 
@@ -65,15 +71,31 @@ def check_task_quota(user_id: int) -> None:
 def create_task(user_id: int, data: dict) -> Task:
     """Store a new task for ``user_id`` from validated ``TaskSchema`` data.
 
-    409 when the user is at ``MAX_TASKS_PER_USER`` (:func:`check_task_quota`);
-    422 naming ``tags`` when its new tags would exceed ``MAX_TAGS_PER_USER``.
+    Placement: ``list_id`` (default: the parent's list, else the Inbox),
+    ``parent_id`` (default: none) and ``position`` (``"last"``, the default, or
+    ``"first"`` among its siblings). 409 when the user is at
+    ``MAX_TASKS_PER_USER`` (:func:`check_task_quota`); 422 naming ``tags`` when
+    its new tags would exceed ``MAX_TAGS_PER_USER``, naming ``list_id`` or
+    ``parent_id`` when they are not the user's, or the parent is in another
+    list or too deep (:func:`~taskapi.tasks.placement.check_parent`).
     """
     bump(db.session, [user_id])  # the user's row lock first: the quotas count exactly
     check_task_quota(user_id)
     now = utcnow()
-    task = Task(user_id=user_id, title=data["title"], created_at=now)
+    list_id, parent_id = data.get("list_id"), data.get("parent_id")
+    if parent_id is not None:
+        list_id = placement.check_parent(user_id, parent_id, list_id).list_id
+    elif list_id is not None:
+        placement.owned_list(user_id, list_id)
+    else:
+        list_id = inbox_id(db.session.connection(), user_id)
+    position = placement.position_for(list_id, parent_id,
+                                      first=data.get("position") == "first")
+    task = Task(user_id=user_id, title=data["title"], created_at=now, list_id=list_id,
+                parent_id=parent_id, position=position)
     task.apply(_with_tags(user_id, data), now)
     db.session.add(task)
+    placement.recount([parent_id], now)
     db.session.commit()
     log.info("task created: task_id=%s user_id=%s", task.id, user_id)
     return task
@@ -82,12 +104,23 @@ def create_task(user_id: int, data: dict) -> Task:
 def update_task(task: Task, changes: dict) -> Task:
     """Apply validated changes to ``task`` and commit; tags it drops that no other
     task carries are deleted. 422 naming ``tags`` when its new tags would exceed
-    ``MAX_TAGS_PER_USER``."""
+    ``MAX_TAGS_PER_USER``. Completing the task completes its open subtasks (each
+    gets ``completed_at``); its parent's counts follow its state."""
+    was_completed = task.completed
+    completing = changes.get("completed") is True and not was_completed
+    # Subtask rows locked before anything takes the user's row lock.
+    levels = placement.descendant_ids(task.id, lock=True) if completing else []
     before = {tag.id for tag in task.tags} if "tag_names" in changes else set()
-    task.apply(_with_tags(task.user_id, changes))
+    now = utcnow()
+    task.apply(_with_tags(task.user_id, changes), now)
     if before:
         db.session.flush()
         remove_unused_tags(task.user_id, before - {tag.id for tag in task.tags})
+    if task.completed != was_completed:
+        parents = [task.parent_id]
+        if task.completed:
+            parents += _complete_subtasks(task, levels, now)
+        placement.recount(parents, now)
     db.session.commit()
     log.info("task updated: task_id=%s user_id=%s fields=%s",
              task.id, task.user_id, ",".join(sorted(changes)) or "-")
@@ -101,13 +134,92 @@ def complete_task(task: Task, completed: bool | None) -> Task:
     return update_task(task, {"completed": completed})
 
 
-def delete_task(task: Task) -> None:
-    """Delete ``task`` and commit; its tags that no other task carries go too."""
-    task_id, user_id = task.id, task.user_id
+def _complete_subtasks(task: Task, levels: list[list[int]], now) -> list[int]:
+    """Complete the open subtasks ``levels`` of ``task`` (one UPDATE per level,
+    each row's ``version`` moves); the ids of the tasks whose counts changed."""
+    bump(db.session, [task.user_id])  # bulk UPDATEs bypass the flush listener
+    for level in levels:
+        db.session.execute(
+            sa.update(TASKS).where(TASKS.c.id.in_(level), TASKS.c.completed.is_(False))
+            .values(completed=True, completed_at=now, updated_at=now,
+                    version=TASKS.c.version + 1))
+    placement.expire(task_id for level in levels for task_id in level)
+    # The task itself and its children with children of their own.
+    return [task.id, *(levels[0] if len(levels) > 1 else [])]
+
+
+def move_task(task: Task, changes: dict) -> Task:
+    """Move ``task`` (locked) to another list, parent or position and commit: the
+    body of ``POST /api/v1/tasks/{id}/move``, ``{list_id?, parent_id?, after_id?}``
+    (Google Tasks' ``move``, ``after_id`` being its ``previous``).
+
+    ``parent_id`` given: under that task (null: the top level), in its list
+    (``list_id`` may repeat it; another is a 422). ``list_id`` alone: the top
+    level of that list (a subtask moved to another list leaves its parent).
+    Neither: the same list and parent. ``after_id``: right after that sibling
+    at the destination; absent or null: first. The subtasks come along (same
+    parent, same order, the new list). One row gets a new position; nothing is
+    renumbered (:mod:`taskapi.tasks.placement`). 422 naming the field at fault
+    (another user's list or task, a cycle, more than 3 levels, an ``after_id``
+    that is not a sibling at the destination).
+    """
+    user_id, now = task.user_id, utcnow()
+    levels = placement.descendant_ids(task.id, lock=True)  # before the user's row lock
+    bump(db.session, [user_id])
+    old_parent = task.parent_id
+    list_id = changes.get("list_id")
+    if "parent_id" in changes and changes["parent_id"] is not None:
+        parent = placement.check_parent(user_id, changes["parent_id"], list_id,
+                                        moving=task.id, height=1 + len(levels))
+        list_id, parent_id = parent.list_id, parent.id
+    else:
+        if list_id is not None:
+            placement.owned_list(user_id, list_id)
+        if "parent_id" in changes or (list_id is not None and list_id != task.list_id):
+            parent_id = None
+        else:
+            parent_id = task.parent_id
+        list_id = list_id if list_id is not None else task.list_id
+    after_id = changes.get("after_id")
+    if after_id is not None:
+        placement.check_after(user_id, after_id, list_id, parent_id, task.id)
+    task.position = placement.position_for(list_id, parent_id, after_id=after_id,
+                                           first=after_id is None, moving=task.id)
+    if list_id != task.list_id:
+        moved = [i for level in levels for i in level]
+        if moved:
+            db.session.execute(
+                sa.update(TASKS).where(TASKS.c.id.in_(moved))
+                .values(list_id=list_id, updated_at=now, version=TASKS.c.version + 1))
+            placement.expire(moved)
+    task.list_id, task.parent_id, task.updated_at = list_id, parent_id, now
+    placement.recount([old_parent, parent_id] if old_parent != parent_id else [], now)
+    db.session.commit()
+    log.info("task moved: task_id=%s user_id=%s list_id=%s parent_id=%s",
+             task.id, user_id, list_id, parent_id)
+    return task
+
+
+def delete_task(task: Task) -> int:
+    """Delete ``task`` with its subtasks and commit; the number of subtasks
+    deleted. Tags that no other task carries any more go too."""
+    task_id, user_id, parent_id = task.id, task.user_id, task.parent_id
+    levels = placement.descendant_ids(task_id, lock=True)
+    subtasks = [i for level in levels for i in level]
     tag_ids = {tag.id for tag in task.tags}
+    if subtasks:
+        bump(db.session, [user_id])
+        tag_ids.update(db.session.scalars(
+            sa.select(task_tags.c.tag_id).where(task_tags.c.task_id.in_(subtasks))))
+        for level in reversed(levels):  # deepest first: no cascade needed
+            db.session.execute(sa.delete(TASKS).where(TASKS.c.id.in_(level)))
+        placement.forget(subtasks)
     db.session.delete(task)
-    if tag_ids:
+    if tag_ids or parent_id is not None:
         db.session.flush()
         remove_unused_tags(user_id, tag_ids)
+        placement.recount([parent_id], utcnow())
     db.session.commit()
-    log.info("task deleted: task_id=%s user_id=%s", task_id, user_id)
+    log.info("task deleted: task_id=%s user_id=%s subtasks=%s", task_id, user_id,
+             len(subtasks))
+    return len(subtasks)
