@@ -337,8 +337,13 @@ def is_search_table(name: str) -> bool:
 for _statement in TASK_SEARCH_DDL:
     sa.event.listen(Task.__table__, "after_create",
                     sa.DDL(_statement).execute_if(dialect="sqlite"))
-sa.event.listen(Task.__table__, "before_drop",
-                sa.DDL("DROP TABLE IF EXISTS tasks_fts").execute_if(dialect="sqlite"))
+# The triggers first: with the parent_id foreign key, SQLite's DROP TABLE tasks
+# compiles a cascading delete on tasks, which would still name tasks_fts.
+for _statement in ("DROP TRIGGER IF EXISTS tasks_fts_insert",
+                   "DROP TRIGGER IF EXISTS tasks_fts_delete",
+                   "DROP TRIGGER IF EXISTS tasks_fts_update", "DROP TABLE IF EXISTS tasks_fts"):
+    sa.event.listen(Task.__table__, "before_drop",
+                    sa.DDL(_statement).execute_if(dialect="sqlite"))
 # gin_trgm_ops comes with the extension; trusted since PostgreSQL 13, so the
 # database owner may create it.
 sa.event.listen(Task.__table__, "before_create",

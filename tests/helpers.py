@@ -13,7 +13,9 @@ import sqlalchemy as sa
 from taskapi.config import normalize_database_uri
 from taskapi.errors import COMPAT_PATH
 from taskapi.extensions import db
-from taskapi.models import Task
+from fractional_indexing import generate_n_keys_between
+
+from taskapi.models import Task, inbox_id, last_sibling_position
 
 TEST_SECRETS = {
     "SECRET_KEY": "test-secret-key-0123456789abcdef0123456789",
@@ -181,6 +183,19 @@ def task_row(app, task_id: int) -> dict | None:
         if task is None:
             return None
         return {column.key: getattr(task, column.key) for column in sa.inspect(Task).columns}
+
+
+def in_inbox(user_id: int, rows: list[dict]) -> list[dict]:
+    """``rows`` (task dicts for a Core INSERT, inside an app context) placed as the
+    API would place them: in the user's Inbox, top level, after its tasks, in
+    the order given."""
+    connection = db.session.connection()
+    list_id = inbox_id(connection, user_id)
+    keys = generate_n_keys_between(last_sibling_position(connection, list_id, None), None,
+                                   len(rows))
+    for row, key in zip(rows, keys, strict=True):
+        row.update(list_id=list_id, position=key)
+    return rows
 
 
 def task_count(app) -> int:

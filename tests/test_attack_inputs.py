@@ -251,7 +251,10 @@ QUERY = {"completed": "true", "priority": "high", "tag": "work", "q": "milk",
          "due_before": "2030-01-01T00:00:00Z", "due_after": "2020-01-01T00:00:00Z",
          "due_on": "2030-01-01", "overdue": "false", "has_due": "true",
          "updated_since": "2020-01-01T00:00:00Z", "sort": "due_at", "cursor": CURSOR,
-         "page": "2", "page_size": "10"}
+         "page": "2", "page_size": "10", "list_id": "1", "parent_id": "1", "top_level": "false"}
+#: Parameters of the v1 list only; ``list_id`` and ``parent_id`` name the account's
+#: Inbox and one of its tasks in the valid query.
+V1_ONLY = {"list_id", "parent_id", "top_level"}
 QUERY_VALUES = {
     "nul": lambda s: s[:1] + "%00" + s[1:],
     "invalid-utf8": lambda s: s[:1] + "%FF" + s[1:],
@@ -262,7 +265,7 @@ QUERY_VALUES = {
 }
 PAGING = {"word": "abc", "bool-string": "true", "huge": str(10**30), "negative": "-1",
           "zero": "0"}
-TYPED = {"page": PAGING, "page_size": PAGING}
+TYPED = {"page": PAGING, "page_size": PAGING, "list_id": PAGING, "parent_id": PAGING}
 TYPED.update({p: {"number": "12345"} for p in QUERY if p not in (*TYPED, "q", "tag")})
 #: The original contract's list loads the same schema: there, what decoding does
 #: and its own paging bounds.
@@ -272,7 +275,7 @@ QUERY_CASES = [
     for name in LISTS for param, valid in QUERY.items()
     for value, raw in [*((v, make(valid)) for v, make in QUERY_VALUES.items()),
                        *TYPED.get(param, {}).items()]
-    if name == "v1-list" or value in COMPAT_KEPT
+    if name == "v1-list" or (value in COMPAT_KEPT and param not in V1_ONLY)
 ]
 
 
@@ -293,7 +296,15 @@ def test_query_corpus_covers_every_list_parameter():
 def test_valid_query_is_accepted(client, account, name, params):
     record("attacks", "input corpus cases", 1)
     cursor = issued_cursor(client, account)
-    query = "&".join(f"{p}={QUERY[p].replace(CURSOR, cursor)}" for p in params)
+    values = dict(QUERY)
+    if name == "v1-list" and "list_id" in params:
+        task = client.get(f"{V1}/tasks?page_size=1", headers=account.headers).get_json()[0]
+        parent = client.post(f"{V1}/tasks", json={"title": "milk", "parent_id": task["id"]},
+                             headers=account.headers).get_json()
+        values.update(list_id=str(task["list_id"]), parent_id=str(task["id"]))
+        assert parent["parent_id"] == task["id"]
+    params = [p for p in params if name == "v1-list" or p not in V1_ONLY]
+    query = "&".join(f"{p}={values[p].replace(CURSOR, cursor)}" for p in params)
     if name == "compat-list" and params == ["cursor"]:
         query += "&sort=-created_at"  # the cursor's sort: v1's default, not the compat one
     response = client.get(f"{LISTS[name].format(me=account.id)}?{query}",

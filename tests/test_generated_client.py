@@ -101,7 +101,7 @@ def test_scenario_through_the_generated_client(gen, server):
     anonymous = gen("client").Client(base_url=server.base_url)
     assert_error(gen, gen(tasks + "list_tasks").sync_detailed(client=anonymous), 401)
     invalid = gen(tasks + "create_task").sync_detailed(client=client,
-                                                       body=models.Task(title="   "))
+                                                       body=models.TaskCreate(title="   "))
     assert "title" in assert_error(gen, invalid, 422).errors.additional_properties["json"]
 
     created = {}
@@ -112,8 +112,8 @@ def test_scenario_through_the_generated_client(gen, server):
         ("Buy milk", ["errands"], Priority.HIGH, TOMORROW, False),
         ("Tidy desk", ["work"], Priority.LOW, None, False),
     ]:
-        body = models.Task(title=title, tags=tags, priority=priority, due_at=due,
-                           completed=completed)
+        body = models.TaskCreate(title=title, tags=tags, priority=priority, due_at=due,
+                                 completed=completed)
         response = gen(tasks + "create_task").sync_detailed(client=client, body=body)
         assert response.status_code == 201, response.content
         task = response.parsed
@@ -193,7 +193,7 @@ def test_a_patch_changes_only_what_it_sets(gen, server):
     models, tasks = gen("models"), "api.tasks."
     _, client = authenticated(gen, server, "patch@example.com")
     task = gen(tasks + "create_task").sync_detailed(
-        client=client, body=models.Task(title="Done", completed=True)).parsed
+        client=client, body=models.TaskCreate(title="Done", completed=True)).parsed
     patch = models.TaskPatch(title="Done, renamed")
     patched = gen(tasks + "update_task").sync_detailed(task.id, client=client, body=patch)
     assert patched.status_code == 200, patched.content
@@ -205,7 +205,7 @@ def test_cursor_pages(gen, server):
     models, list_tasks = gen("models"), gen("api.tasks.list_tasks")
     _, client = authenticated(gen, server, "cursor@example.com")
     for title in ("One", "Two"):
-        gen("api.tasks.create_task").sync_detailed(client=client, body=models.Task(title=title))
+        gen("api.tasks.create_task").sync_detailed(client=client, body=models.TaskCreate(title=title))
     first = list_tasks.sync_detailed(client=client, sort="title", page_size=1)
     assert [task.title for task in first.parsed] == ["One"]
     after = list_tasks.sync_detailed(client=client, sort="title", page_size=1,

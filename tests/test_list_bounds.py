@@ -24,7 +24,7 @@ from taskapi.data_version import bump
 from taskapi.extensions import db
 from taskapi.models import Tag, Task, task_tags, utcnow
 from taskapi.tasks import rows
-from tests.helpers import assert_error, create_task, task_count, task_row
+from tests.helpers import assert_error, create_task, in_inbox, task_count, task_row
 
 TASKS = "/api/v1/tasks"
 ME = "/api/v1/auth/me"
@@ -106,9 +106,9 @@ def insert_tagged_tasks(app, user_id: int, count: int, tag_count: int) -> None:
         tag_ids = [db.session.execute(sa.insert(Tag.__table__).values(
             user_id=user_id, name=f"t{n}", name_key=f"t{n}")).inserted_primary_key[0]
             for n in range(tag_count)]
-        db.session.execute(sa.insert(Task.__table__), [
+        db.session.execute(sa.insert(Task.__table__), in_inbox(user_id, [
             {"user_id": user_id, "title": f"Task {n}", "created_at": start + timedelta(
-                microseconds=n), "updated_at": start} for n in range(count)])
+                microseconds=n), "updated_at": start} for n in range(count)]))
         task_ids = db.session.scalars(sa.select(Task.id).where(Task.user_id == user_id)).all()
         db.session.execute(sa.insert(task_tags), [
             {"task_id": task_id, "tag_id": tag_id} for task_id in task_ids for tag_id in tag_ids])

@@ -193,7 +193,7 @@ def test_compat_list_documents_creation_order(spec):
     sort = _sort_parameter(compat)
     assert "Default id (creation order" in sort["description"]
     v1 = _sort_parameter(spec["paths"]["/api/v1/tasks"]["get"])
-    assert "Default -created_at;" in v1["description"]
+    assert "Default -created_at, or position with list_id or parent_id;" in v1["description"]
 
 
 COMPAT_BODIES = {
@@ -206,8 +206,12 @@ COMPAT_BODIES = {
     ("/api/auth/logout", "post"): "CompatLogout",
 }
 V1_BODIES = {
-    ("/api/v1/tasks", "post"): "Task",
+    ("/api/v1/tasks", "post"): "TaskCreate",
     ("/api/v1/tasks/{task_id}", "put"): "Task",
+    ("/api/v1/tasks/{task_id}/move", "post"): "TaskMove",
+    ("/api/v1/lists", "post"): "List",
+    ("/api/v1/lists/{list_id}", "patch"): "ListPatch",
+    ("/api/v1/lists/{list_id}/move", "post"): "ListMove",
     ("/api/v1/tasks/{task_id}", "patch"): "TaskPatch",
     ("/api/v1/tasks/{task_id}/complete", "patch"): "TaskComplete",
     ("/api/v1/auth/register", "post"): "Register",

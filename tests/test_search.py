@@ -23,7 +23,18 @@ import sqlalchemy as sa
 from taskapi.data_version import bump
 from taskapi.extensions import db
 from taskapi.models import Task, utcnow
-from tests.helpers import create_task, dispose, is_postgresql, make_account, make_app
+from taskapi.auth.passwords import hash_password
+from tests.helpers import (
+    PASSWORD,
+    Account,
+    create_task,
+    dispose,
+    in_inbox,
+    is_postgresql,
+    login,
+    make_account,
+    make_app,
+)
 
 TASKS = "/api/v1/tasks"
 #: The previous head revision: the schema before the text indexes.
@@ -87,7 +98,7 @@ def insert_tasks(app, user_id: int, count: int, title: str, description: str | N
              "created_at": start + timedelta(microseconds=n),
              "updated_at": start + timedelta(microseconds=n)} for n in range(count)]
     with app.app_context():
-        db.session.execute(sa.insert(Task.__table__), rows)
+        db.session.execute(sa.insert(Task.__table__), in_inbox(user_id, rows))
         bump(db.session, [user_id])
         db.session.commit()
 
@@ -454,23 +465,47 @@ def test_a_search_does_not_cost_what_another_user_stores(app, client, user, othe
 # ------------------------------------------------------------------ migration
 
 
+def old_schema_user(email: str) -> int:
+    now = utcnow()
+    return db.session.execute(sa.text(
+        "INSERT INTO users (email, name, password_hash, is_active, is_admin, timezone, "
+        "created_at, updated_at, data_version) VALUES (:email, 'Old', :hash, true, false, "
+        "'UTC', :now, :now, 0) RETURNING id"),
+        {"email": email, "hash": hash_password(PASSWORD), "now": now}).scalar_one()
+
+
+def old_schema_task(user_id: int, title: str, description: str | None) -> int:
+    now = utcnow()
+    return db.session.execute(sa.text(
+        "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at, "
+        "version) VALUES (:user_id, :title, :description, false, :now, :now, 1) RETURNING id"),
+        {"user_id": user_id, "title": title, "description": description,
+         "now": now}).scalar_one()
+
+
+def logged_in(client, user_id: int, email: str) -> Account:
+    tokens = login(client, email, PASSWORD).get_json()
+    return Account(id=user_id, email=email, password=PASSWORD,
+                   access_token=tokens["access_token"], refresh_token=tokens["refresh_token"])
+
+
 @pytest.mark.usefixtures("restore_logging")
 def test_tasks_written_before_the_text_index_migration_are_found(empty_database_url):
     app = make_app(empty_database_url)
     try:
         with app.app_context():
             flask_migrate.upgrade(revision=BEFORE_SEARCH)
-            db.session.remove()
-        client = app.test_client()
-        account = make_account(client, "old@example.com")
-        other = make_account(client, "older@example.com")
-        old = [create_task(client, account, title=f"Legacy invoice {n}",
-                           description="written before search")["id"] for n in range(3)]
-        create_task(client, other, title="Legacy invoice of another")
-
-        with app.app_context():
+            # The schema of that revision, written as its code wrote it.
+            user_ids = [old_schema_user(email) for email in ("old@example.com",
+                                                             "older@example.com")]
+            old = [old_schema_task(user_ids[0], f"Legacy invoice {n}", "written before search")
+                   for n in range(3)]
+            old_schema_task(user_ids[1], "Legacy invoice of another", None)
+            db.session.commit()
             flask_migrate.upgrade()
             db.session.remove()
+        client = app.test_client()
+        account = logged_in(client, user_ids[0], "old@example.com")
 
         assert found_ids(client, account, "legacy invoice") == old
         assert found_ids(client, account, "before search") == old

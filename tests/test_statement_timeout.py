@@ -30,6 +30,7 @@ from tests.helpers import (
     Account,
     assert_error,
     dispose,
+    in_inbox,
     make_account,
     make_app,
     postgresql_test_url,
@@ -55,10 +56,10 @@ def insert_tasks(app, user_id: int, count: int, description: str) -> None:
     start = utcnow()
     with app.app_context():
         for first in range(0, count, 10_000):
-            db.session.execute(sa.insert(Task.__table__), [
+            db.session.execute(sa.insert(Task.__table__), in_inbox(user_id, [
                 {"user_id": user_id, "title": f"Task {n}", "description": description,
                  "created_at": start + timedelta(microseconds=n), "updated_at": start}
-                for n in range(first, min(count, first + 10_000))])
+                for n in range(first, min(count, first + 10_000))]))
         bump(db.session, [user_id])
         db.session.commit()
         db.session.remove()

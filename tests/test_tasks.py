@@ -19,7 +19,8 @@ from tests.helpers import assert_error, create_task, task_count, task_row
 TASKS = "/api/v1/tasks"
 TASK_KEYS = {
     "id", "title", "description", "completed", "completed_at", "priority", "due_at",
-    "created_at", "updated_at", "tags",
+    "created_at", "updated_at", "tags", "list_id", "parent_id", "position", "subtask_count",
+    "open_subtask_count",
 }
 FULL_TASK = {
     "title": "Write report",

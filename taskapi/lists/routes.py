@@ -113,7 +113,11 @@ class ListById(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     @auth_doc
     def get(self, list_id):
-        """Get a list"""
+        """Get a list
+
+        With its `task_count` and `open_count`. `If-None-Match` with the
+        current `ETag` gives 304 and no body.
+        """
         return _written(list_id)
 
     @blp.doc(operationId="updateList")

@@ -14,16 +14,16 @@ import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from fractional_indexing import generate_key_between, generate_n_keys_between
 from flask import current_app
 from flask_smorest import abort
+from fractional_indexing import generate_key_between, generate_n_keys_between
 
 from taskapi.data_version import bump
 from taskapi.database import end_batch
 from taskapi.extensions import db
 from taskapi.models import Task, TaskList, task_tags, utcnow
 from taskapi.tags.service import remove_unused_tags
-from taskapi.tasks.placement import field_error, owned_list
+from taskapi.tasks.placement import MAX_KEY_LENGTH, field_error, owned_list, recount
 
 log = logging.getLogger("taskapi.lists")
 
@@ -97,35 +97,48 @@ def update_list(task_list: TaskList, changes: dict) -> TaskList:
 
 def move_list(task_list: TaskList, after_id: int | None) -> TaskList:
     """Put the list right after the user's list ``after_id`` (None: first) and
-    commit; only its own row changes. 422 naming ``after_id`` when that is not
-    another of the user's lists."""
+    commit; only its own row changes, unless its neighbours have equal positions
+    (written outside taskapi) or the new key would be longer than
+    :data:`~taskapi.tasks.placement.MAX_KEY_LENGTH` (hundreds of moves into one
+    gap): then the user's lists are renumbered first. 422 naming ``after_id``
+    when that is not another of the user's lists."""
     user_id = task_list.user_id
     bump(db.session, [user_id])
     mine = sa.and_(LISTS.c.user_id == user_id, LISTS.c.id != task_list.id)
-    if after_id is None:
-        before = None
-        after = db.session.scalar(sa.select(sa.func.min(LISTS.c.position)).where(mine))
-    else:
+    if after_id is not None:
         if after_id == task_list.id:
             field_error("after_id", "A list cannot be placed after itself.")
-        row = db.session.execute(sa.select(LISTS.c.position, LISTS.c.id).where(
-            mine, LISTS.c.id == after_id)).first()
-        if row is None:
+        if db.session.scalar(sa.select(LISTS.c.id).where(mine, LISTS.c.id == after_id)) is None:
             field_error("after_id", "No such list.")
-        before = row.position
-        after = db.session.scalar(
-            sa.select(LISTS.c.position).where(
-                mine, sa.tuple_(LISTS.c.position, LISTS.c.id) > sa.tuple_(
-                    sa.bindparam("p", row.position, type_=LISTS.c.position.type),
-                    sa.bindparam("i", row.id)))
-            .order_by(LISTS.c.position, LISTS.c.id).limit(1))
-    if before is not None and after is not None and before >= after:
+    for _attempt in range(2):
+        before, after = _neighbours(mine, after_id)
+        key = (None if before is not None and after is not None and before >= after
+               else generate_key_between(before, after))
+        if key is not None and len(key) <= MAX_KEY_LENGTH:
+            break
         _renumber_lists(user_id)
-        return move_list(task_list, after_id)
-    task_list.position = generate_key_between(before, after)
+    else:  # pragma: no cover (renumbered keys are short and distinct)
+        raise RuntimeError("no list position after renumbering")
+    task_list.position = key
     task_list.updated_at = utcnow()
     db.session.commit()
     return task_list
+
+
+def _neighbours(mine: sa.ColumnElement[bool], after_id: int | None) -> tuple[str | None,
+                                                                            str | None]:
+    """The positions a list placed after ``after_id`` (None: first) goes between."""
+    if after_id is None:
+        return None, db.session.scalar(sa.select(sa.func.min(LISTS.c.position)).where(mine))
+    row = db.session.execute(sa.select(LISTS.c.position, LISTS.c.id).where(
+        mine, LISTS.c.id == after_id)).one()
+    after = db.session.scalar(
+        sa.select(LISTS.c.position).where(
+            mine, sa.tuple_(LISTS.c.position, LISTS.c.id) > sa.tuple_(
+                sa.bindparam("p", row.position, type_=LISTS.c.position.type),
+                sa.bindparam("i", row.id)))
+        .order_by(LISTS.c.position, LISTS.c.id).limit(1))
+    return row.position, after
 
 
 def _renumber_lists(user_id: int) -> None:
@@ -148,8 +161,42 @@ class DeletedList:
     moved: int = 0
 
 
-def _holds_tasks(list_id: int) -> bool:
-    return db.session.scalar(sa.select(sa.exists().where(TASKS.c.list_id == list_id))) or False
+def _in_list(user_id: int, list_id: int) -> sa.ColumnElement[bool]:
+    """The tasks of the user's list ``list_id``. ``user_id`` leads the index
+    ``(user_id, list_id, position, id)``: without it every query here would read
+    the whole table."""
+    return sa.and_(TASKS.c.user_id == user_id, TASKS.c.list_id == list_id)
+
+
+def _holds_tasks(user_id: int, list_id: int) -> bool:
+    return db.session.scalar(sa.select(sa.exists().where(_in_list(user_id, list_id)))) or False
+
+
+def _batch_roots(user_id: int, list_id: int, size: int) -> list[int]:
+    """The next ``size`` top-level tasks of the list in their order, locked.
+
+    None left while the list still holds tasks means subtasks whose parent is in
+    another list (taskapi never writes those: a subtask shares its parent's
+    list); they are detached from their parents and handled as top-level tasks,
+    or the deletion would never end."""
+    top = list(db.session.scalars(
+        sa.select(TASKS.c.id).where(_in_list(user_id, list_id), TASKS.c.parent_id.is_(None))
+        .order_by(TASKS.c.position, TASKS.c.id).limit(size).with_for_update()))
+    if top or not _holds_tasks(user_id, list_id):
+        return top
+    parent = TASKS.alias("parent")
+    strays = db.session.execute(
+        sa.select(TASKS.c.id, TASKS.c.parent_id).where(
+            _in_list(user_id, list_id), ~sa.exists().where(
+                parent.c.id == TASKS.c.parent_id, parent.c.list_id == list_id))
+        .order_by(TASKS.c.position, TASKS.c.id).limit(size).with_for_update()).all()
+    if strays:
+        ids = [row.id for row in strays]
+        log.warning("list %s holds subtasks of tasks in other lists: %s", list_id, ids)
+        db.session.execute(sa.update(TASKS).where(TASKS.c.id.in_(ids))
+                           .values(parent_id=None, version=TASKS.c.version + 1))
+        recount((row.parent_id for row in strays), utcnow())
+    return [row.id for row in strays]
 
 
 def delete_list(task_list: TaskList, tasks: str | None = None, to: int | None = None,
@@ -175,9 +222,7 @@ def delete_list(task_list: TaskList, tasks: str | None = None, to: int | None = 
         owned_list(user_id, to, "to")
     done = DeletedList()
     while True:
-        top = list(db.session.scalars(
-            sa.select(TASKS.c.id).where(TASKS.c.list_id == list_id, TASKS.c.parent_id.is_(None))
-            .order_by(TASKS.c.position, TASKS.c.id).limit(size).with_for_update()))
+        top = _batch_roots(user_id, list_id, size)
         if top and tasks is None:
             abort(409, message="The list holds tasks: delete it with ?tasks=delete, or "
                   "?tasks=move&to=<list_id> to keep them.")
@@ -187,7 +232,7 @@ def delete_list(task_list: TaskList, tasks: str | None = None, to: int | None = 
             done.moved += _move_batch(user_id, levels, to)
         elif top:
             done.deleted += _delete_batch(user_id, levels)
-        if len(top) < size and not _holds_tasks(list_id):
+        if len(top) < size and not _holds_tasks(user_id, list_id):
             db.session.execute(sa.delete(LISTS).where(LISTS.c.id == list_id))
             db.session.commit()
             log.info("list deleted: list_id=%s user_id=%s tasks_deleted=%s tasks_moved=%s",
@@ -215,7 +260,7 @@ def _move_batch(user_id: int, levels: list[list[int]], to: int) -> int:
     of list ``to``, their subtasks along (positions unchanged under their parents)."""
     now = utcnow()
     last = db.session.scalar(sa.select(sa.func.max(TASKS.c.position)).where(
-        TASKS.c.list_id == to, TASKS.c.parent_id.is_(None)))
+        _in_list(user_id, to), TASKS.c.parent_id.is_(None)))
     keys = generate_n_keys_between(last, None, len(levels[0]))
     db.session.execute(
         sa.update(TASKS).where(TASKS.c.id == sa.bindparam("task_id"))

@@ -57,16 +57,8 @@ def list_page(
     A ``list_id`` or ``parent_id`` filter that is not the user's is a 404.
     """
     sort, limit = args["sort"], pagination_parameters.page_size
-    if args.get("list_id") is not None:
-        owned_list(user.id, args["list_id"], field=None)
-    if args.get("parent_id") is not None:
-        queries.check_task_exists(user.id, args["parent_id"])
     token = args.get("cursor")
-    if token is None:
-        page = queries.list_tasks(user.id, args, zone=user.timezone, limit=limit,
-                                  offset=pagination_parameters.first_item)
-        pagination_parameters.item_count = page.total
-    else:
+    if token is not None:
         if "page" in request.args:
             _cursor_error("Send either cursor or page, not both.")
         try:
@@ -75,6 +67,16 @@ def list_page(
             _cursor_error(str(error))
         if owner != user.id:
             _cursor_error("Invalid cursor.")
+    # The request is valid; now whether what it names exists.
+    if args.get("list_id") is not None:
+        owned_list(user.id, args["list_id"], field=None)
+    if args.get("parent_id") is not None:
+        queries.check_task_exists(user.id, args["parent_id"])
+    if token is None:
+        page = queries.list_tasks(user.id, args, zone=user.timezone, limit=limit,
+                                  offset=pagination_parameters.first_item)
+        pagination_parameters.item_count = page.total
+    else:
         page = queries.list_tasks(user.id, args, zone=user.timezone, limit=limit,
                                   after=values)
         pagination_parameters.keyset, pagination_parameters.item_count = True, 0

@@ -25,8 +25,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
-from fractional_indexing import generate_key_between, generate_n_keys_between
 from flask_smorest import abort
+from fractional_indexing import generate_key_between, generate_n_keys_between
 
 from taskapi.extensions import db
 from taskapi.models import MAX_DEPTH, POSITION_LENGTH, Task, TaskList, last_sibling_position
@@ -147,6 +147,19 @@ def descendant_ids(task_id: int, *, lock: bool = False) -> list[list[int]]:
     return levels
 
 
+def lock_tasks(user_id: int, ids: Iterable[int | None]) -> None:
+    """Take the row locks (``FOR UPDATE``, in id order) of the user's tasks ``ids``
+    (Nones ignored; other users' ids lock nothing): the parents whose counts a
+    write will recompute. Called before the user's row lock, so that a write
+    never waits for a task row while holding it (the lock order of
+    :mod:`taskapi.data_version`)."""
+    wanted = sorted({task_id for task_id in ids if task_id is not None})
+    if wanted:
+        db.session.execute(sa.select(TASKS.c.id).where(
+            TASKS.c.user_id == user_id, TASKS.c.id.in_(wanted))
+            .order_by(TASKS.c.id).with_for_update()).all()
+
+
 def owned_list(user_id: int, list_id: int, field: str | None = "list_id") -> TaskList:
     """The user's list ``list_id``; otherwise a 422 naming ``field`` (a body field)
     or, with ``field=None``, a 404 (a path or query value)."""
@@ -181,10 +194,10 @@ def check_parent(user_id: int, parent_id: int, list_id: int | None, *,
     if list_id is not None and parent.list_id != list_id:
         field_error("parent_id", "The parent task is in another list; give that list_id "
                     "or none.")
-    if moving is not None:
-        if parent_id == moving or any(parent_id in level for level in descendant_ids(moving)):
-            field_error("parent_id", "A task cannot be placed under itself or its own "
-                        "subtasks.")
+    if moving is not None and (
+            parent_id == moving or any(parent_id in level for level in descendant_ids(moving))):
+        field_error("parent_id", "A task cannot be placed under itself or its own "
+                    "subtasks.")
     if depth_of(parent_id) + height > MAX_DEPTH:
         field_error("parent_id", f"Subtasks nest at most {MAX_DEPTH} levels deep.")
     return parent

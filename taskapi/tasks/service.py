@@ -79,10 +79,11 @@ def create_task(user_id: int, data: dict) -> Task:
     ``parent_id`` when they are not the user's, or the parent is in another
     list or too deep (:func:`~taskapi.tasks.placement.check_parent`).
     """
-    bump(db.session, [user_id])  # the user's row lock first: the quotas count exactly
+    list_id, parent_id = data.get("list_id"), data.get("parent_id")
+    placement.lock_tasks(user_id, [parent_id])  # its counts change: task rows first
+    bump(db.session, [user_id])  # then the user's row lock: the quotas count exactly
     check_task_quota(user_id)
     now = utcnow()
-    list_id, parent_id = data.get("list_id"), data.get("parent_id")
     if parent_id is not None:
         list_id = placement.check_parent(user_id, parent_id, list_id).list_id
     elif list_id is not None:
@@ -108,8 +109,12 @@ def update_task(task: Task, changes: dict) -> Task:
     gets ``completed_at``); its parent's counts follow its state."""
     was_completed = task.completed
     completing = changes.get("completed") is True and not was_completed
-    # Subtask rows locked before anything takes the user's row lock.
+    # The rows this write changes besides the task (its subtasks when it is
+    # completed, its parent when its state changes) locked before anything
+    # takes the user's row lock (tag resolution, the flush).
     levels = placement.descendant_ids(task.id, lock=True) if completing else []
+    if changes.get("completed", was_completed) != was_completed:
+        placement.lock_tasks(task.user_id, [task.parent_id])
     before = {tag.id for tag in task.tags} if "tag_names" in changes else set()
     now = utcnow()
     task.apply(_with_tags(task.user_id, changes), now)
@@ -144,8 +149,8 @@ def _complete_subtasks(task: Task, levels: list[list[int]], now) -> list[int]:
             .values(completed=True, completed_at=now, updated_at=now,
                     version=TASKS.c.version + 1))
     placement.expire(task_id for level in levels for task_id in level)
-    # The task itself and its children with children of their own.
-    return [task.id, *(levels[0] if len(levels) > 1 else [])]
+    # The task itself (when it has subtasks) and its children with children of their own.
+    return [*([task.id] if levels else []), *(levels[0] if len(levels) > 1 else [])]
 
 
 def move_task(task: Task, changes: dict) -> Task:
@@ -164,7 +169,10 @@ def move_task(task: Task, changes: dict) -> Task:
     that is not a sibling at the destination).
     """
     user_id, now = task.user_id, utcnow()
-    levels = placement.descendant_ids(task.id, lock=True)  # before the user's row lock
+    # Task rows first (its subtasks, the old and the new parent, whose counts
+    # change), then the user's row lock.
+    levels = placement.descendant_ids(task.id, lock=True)
+    placement.lock_tasks(user_id, [task.parent_id, changes.get("parent_id")])
     bump(db.session, [user_id])
     old_parent = task.parent_id
     list_id = changes.get("list_id")
@@ -175,10 +183,8 @@ def move_task(task: Task, changes: dict) -> Task:
     else:
         if list_id is not None:
             placement.owned_list(user_id, list_id)
-        if "parent_id" in changes or (list_id is not None and list_id != task.list_id):
-            parent_id = None
-        else:
-            parent_id = task.parent_id
+        # list_id alone is the top level of that list, the task's own list too.
+        parent_id = None if "parent_id" in changes or list_id is not None else task.parent_id
         list_id = list_id if list_id is not None else task.list_id
     after_id = changes.get("after_id")
     if after_id is not None:
@@ -205,6 +211,7 @@ def delete_task(task: Task) -> int:
     deleted. Tags that no other task carries any more go too."""
     task_id, user_id, parent_id = task.id, task.user_id, task.parent_id
     levels = placement.descendant_ids(task_id, lock=True)
+    placement.lock_tasks(user_id, [parent_id])  # recounted: before the user's row lock
     subtasks = [i for level in levels for i in level]
     tag_ids = {tag.id for tag in task.tags}
     if subtasks:
