@@ -266,11 +266,16 @@ def issue_access_tokens(user_ids: list[int]) -> dict[int, str]:
     return tokens
 
 
-def cursor_at(user_id: int, sort_text: str, position: int) -> str:
+def inbox_id(user_id: int) -> int:
+    """The id of seeded user ``user_id``'s Inbox (the only list: the user's id)."""
+    return user_id
+
+
+def cursor_at(user_id: int, sort_text: str, position: int, list_id: int | None = None) -> str:
     """The cursor of the page that starts after the first ``position`` tasks of the
-    user's list in the order ``sort_text`` (``position`` >= 1), as the API would
-    put in ``X-Next-Cursor``."""
+    user's tasks (of list ``list_id`` when given) in the order ``sort_text``
+    (``position`` >= 1), as the API would put in ``X-Next-Cursor``."""
     sort = parse_sort(sort_text)
-    page = queries.list_tasks(user_id, {"sort": sort}, zone="UTC", limit=1,
-                              offset=position - 1)
+    args = {"sort": sort} if list_id is None else {"sort": sort, "list_id": list_id}
+    page = queries.list_tasks(user_id, args, zone="UTC", limit=1, offset=position - 1)
     return cursors.encode_cursor(user_id, sort, page.next_values)

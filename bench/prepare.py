@@ -33,6 +33,7 @@ from taskapi.extensions import db
 
 IDS_PER_USER = 5  # own task ids per user in users.txt (GET one, PATCH)
 SORT = "-created_at"  # the default order; the deep cursor is one of its pages
+PLACED_SORT = "position"  # a list's default order: deep_position_cursor's
 
 
 @dataclass
@@ -49,6 +50,7 @@ class Prepared:
     bad_token: str
     seconds: float
     neighbour_token: str | None = None
+    deep_position_cursor: str | None = None  # the middle page of the big user's Inbox
 
 
 def server_settings(url: str, workdir: Path) -> dict[str, str]:
@@ -101,11 +103,14 @@ def prepare(env: dict[str, str], sizes: dataset.Sizes, load_users: int, workdir:
     with app.app_context():
         dataset.seed(sizes)
         tokens = dataset.issue_access_tokens(user_ids)
-        big_token = deep_cursor = None
+        big_token = deep_cursor = deep_position_cursor = None
         if sizes.big_user_id:
             big_token = dataset.issue_access_tokens([sizes.big_user_id])[sizes.big_user_id]
             deep_cursor = dataset.cursor_at(sizes.big_user_id, SORT,
                                             max(sizes.big_user_tasks // 2, 1))
+            deep_position_cursor = dataset.cursor_at(
+                sizes.big_user_id, PLACED_SORT, max(sizes.big_user_tasks // 2, 1),
+                list_id=dataset.inbox_id(sizes.big_user_id))
         neighbour_token = None
         if sizes.neighbour_id:
             neighbour_token = dataset.issue_access_tokens(
@@ -113,13 +118,15 @@ def prepare(env: dict[str, str], sizes: dataset.Sizes, load_users: int, workdir:
         db.engine.dispose()
     users_file, logins_file = workdir / f"{name}-users.txt", workdir / f"{name}-logins.txt"
     users_file.write_text("".join(
-        f"{tokens[u]} {' '.join(map(str, sizes.task_ids(u, IDS_PER_USER)))}\n"
+        f"{tokens[u]} L{dataset.inbox_id(u)} "
+        f"{' '.join(map(str, sizes.task_ids(u, IDS_PER_USER)))}\n"
         for u in user_ids))
     logins_file.write_text("".join(f"{dataset.email(u)}\n" for u in user_ids))
     # Write the freshly loaded pages out now rather than during the first scenario.
     os.sync()
     return Prepared(sizes, users_file, logins_file, len(user_ids), big_token, deep_cursor,
-                    forged_token(), time.monotonic() - began, neighbour_token)
+                    forged_token(), time.monotonic() - began, neighbour_token,
+                    deep_position_cursor)
 
 
 def forged_token() -> str:

@@ -48,6 +48,10 @@ def checks(results: dict[str, dict], scale: tuple[str, str] | None,
     rps = operator.itemgetter("rps")
     p50 = lambda r: r["latency_ms"]["p50"]  # noqa: E731
     add("list page of 20 / floor, requests/s", ratio("list", "floor", rps), ">=", 0.15, "x")
+    add("list_id + sort=position page of 20 / floor, requests/s",
+        ratio("list_position", "floor", rps), ">=", 0.15, "x")
+    add("manual order, 100,000-task list: deep cursor p50 / page 1 p50",
+        ratio("deep_position", "position_page1", p50), "<=", 1.2, "x")
     add("GET one task / floor, requests/s", ratio("get", "floor", rps), ">=", 0.3, "x")
     add("POST a task / floor, requests/s", ratio("post", "floor", rps), ">=", 0.08, "x")
     add("PATCH a task / floor, requests/s", ratio("patch", "floor", rps), ">=", 0.08, "x")

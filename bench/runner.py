@@ -142,6 +142,9 @@ def _preflight(server: Gunicorn, data: prepare.Prepared, names: list[str]) -> No
     checks = [(scenarios.LIST_PATH, token, 200), (scenarios.LIST_PATH, data.bad_token, 401)]
     if data.big_token and {"deep", "big_page1"} & set(names):
         checks.append((f"{scenarios.LIST_PATH}&cursor={data.deep_cursor}", data.big_token, 200))
+    if data.big_token and {"position_page1", "deep_position"} & set(names):
+        big_list = scenarios.POSITION_PATH.replace("{list_id}", str(data.sizes.big_user_id))
+        checks.append((f"{big_list}&cursor={data.deep_position_cursor}", data.big_token, 200))
     if data.big_token and {"search_short", "search_word"} & set(names):
         checks.append((scenarios.SEARCH_WORD_PATH, data.big_token, 200))
     if data.neighbour_token and {"search_long", "tags_20", "noisy"} & set(names):

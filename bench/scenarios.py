@@ -28,16 +28,21 @@ SEARCH_LONG_PATH = f"{LIST_PATH}&q={'a' * 199}b"
 #: 20 tag filters (the most allowed) on the neighbour: every tag exists, no task
 #: carries them all, so every one of its tasks is looked at.
 TAGS_PATH = LIST_PATH + "".join(f"&tag=n{j}" for j in range(20))
+#: A list in its manual order; ``{list_id}`` is the user's Inbox (bench/lua/common.lua).
+POSITION_PATH = f"{LIST_PATH}&list_id={{list_id}}&sort=position"
 #: The throughput scenarios on taskapi, in the order they run.
-TASKAPI = ("list", "filtered", "get", "post", "patch", "compat_list", "deep", "bad_token",
-           "login", "search_short", "search_word", "search_long", "tags_20")
+TASKAPI = ("list", "filtered", "list_position", "get", "post", "patch", "compat_list", "deep",
+           "bad_token", "login", "search_short", "search_word", "search_long", "tags_20",
+           "position_page1", "deep_position")
 #: Scenarios that repeat one expensive request: they run on a second server with
 #: the list page cache off (``TASKAPI_LIST_CACHE=false``), so every request runs
 #: its query, as a client varying its requests would make it.
-UNCACHED = frozenset({"search_short", "search_word", "search_long", "tags_20", "noisy"})
+UNCACHED = frozenset({"search_short", "search_word", "search_long", "tags_20", "noisy",
+                      "position_page1", "deep_position"})
 #: Scenarios that measure what one request costs: one connection, no other
 #: load (the p50 is the latency of a lone request, not of a queue).
-LATENCY = frozenset({"search_short", "search_word", "search_long", "tags_20"})
+LATENCY = frozenset({"search_short", "search_word", "search_long", "tags_20",
+                     "position_page1", "deep_position"})
 #: One account sending its most expensive requests (NEIGHBOUR_CONNECTIONS loads)
 #: while the others list.
 NEIGHBOUR_CONNECTIONS = 2
@@ -81,11 +86,23 @@ def taskapi(name: str, data: Prepared, plan: Plan, label: str = "") -> Load:
     on the data set ``data``; ``label`` is appended to the load's name."""
     users = {"BENCH_USERS": str(data.users_file)}
     deep = f"{LIST_PATH}&cursor={data.deep_cursor}"
+    big_list = POSITION_PATH.replace("{list_id}", str(data.sizes.big_user_id))
+    big = data.sizes.big_user_tasks
     specs = {
         "list": ("list", {**users, "BENCH_PATH": LIST_PATH},
                  f"GET {LIST_PATH}, a random user"),
         "filtered": ("list", {**users, "BENCH_PATH": FILTERED_PATH},
                      f"GET {FILTERED_PATH}, a random user"),
+        "list_position": ("list", {**users, "BENCH_PATH": POSITION_PATH},
+                          f"GET {POSITION_PATH}, a random user's Inbox"),
+        "position_page1": ("fixed", {"BENCH_PATH": big_list, "BENCH_TOKEN": data.big_token or ""},
+                           f"GET {big_list}: page 1 of a {big:,}-task list in its manual "
+                           "order (with total)"),
+        "deep_position": ("fixed", {"BENCH_PATH": f"{big_list}&cursor="
+                                    f"{data.deep_position_cursor}",
+                                    "BENCH_TOKEN": data.big_token or ""},
+                          f"GET {big_list}&cursor=..., page after task {big // 2:,} of "
+                          f"{big:,} in manual order"),
         "get": ("get", users, "GET /api/v1/tasks/{id}, a random user's own task"),
         "post": ("post", users, "POST /api/v1/tasks {title, priority, due_at, tags: 1}"),
         "patch": ("patch", users, "PATCH /api/v1/tasks/{id} {title}, own task"),

@@ -27,7 +27,13 @@ function common.read_users(path)
   for _, line in ipairs(common.read_lines(path)) do
     local user = {ids = {}}
     for field in line:gmatch("%S+") do
-      if user.token then user.ids[#user.ids + 1] = field else user.token = field end
+      if not user.token then
+        user.token = field
+      elseif field:sub(1, 1) == "L" then
+        user.list = field:sub(2)  -- the user's Inbox list id
+      else
+        user.ids[#user.ids + 1] = field
+      end
     end
     users[#users + 1] = user
   end
@@ -62,7 +68,9 @@ local function pick(list) return list[math.random(#list)] end
 -- The requests, by kind. `user` is {token, ids}; `path` a fixed path.
 common.build = {
   fixed = function(_, path, token) return wrk.format("GET", path, headers(token)) end,
-  list = function(user, path) return get(path, user.token) end,
+  list = function(user, path)
+    return get(user.list and path:gsub("{list_id}", user.list) or path, user.token)
+  end,
   get = function(user) return get("/api/v1/tasks/" .. pick(user.ids), user.token) end,
   post = function(user)
     pending = nil
