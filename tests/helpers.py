@@ -9,12 +9,11 @@ from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
+from fractional_indexing import generate_n_keys_between
 
 from taskapi.config import normalize_database_uri
 from taskapi.errors import COMPAT_PATH
 from taskapi.extensions import db
-from fractional_indexing import generate_n_keys_between
-
 from taskapi.models import Task, inbox_id, last_sibling_position
 
 TEST_SECRETS = {

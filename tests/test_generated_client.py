@@ -205,7 +205,8 @@ def test_cursor_pages(gen, server):
     models, list_tasks = gen("models"), gen("api.tasks.list_tasks")
     _, client = authenticated(gen, server, "cursor@example.com")
     for title in ("One", "Two"):
-        gen("api.tasks.create_task").sync_detailed(client=client, body=models.TaskCreate(title=title))
+        gen("api.tasks.create_task").sync_detailed(client=client,
+                                                   body=models.TaskCreate(title=title))
     first = list_tasks.sync_detailed(client=client, sort="title", page_size=1)
     assert [task.title for task in first.parsed] == ["One"]
     after = list_tasks.sync_detailed(client=client, sort="title", page_size=1,

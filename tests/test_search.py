@@ -20,10 +20,10 @@ import flask_migrate
 import pytest
 import sqlalchemy as sa
 
+from taskapi.auth.passwords import hash_password
 from taskapi.data_version import bump
 from taskapi.extensions import db
 from taskapi.models import Task, utcnow
-from taskapi.auth.passwords import hash_password
 from tests.helpers import (
     PASSWORD,
     Account,
@@ -32,7 +32,6 @@ from tests.helpers import (
     in_inbox,
     is_postgresql,
     login,
-    make_account,
     make_app,
 )
 

@@ -118,8 +118,8 @@ def upgrade():
             continue
         keys = generate_n_keys_between(None, None, len(ids))
         for start in range(0, len(ids), CHUNK):
-            bind.execute(update, [{'task_id': task_id, 'key': key} for task_id, key in
-                                  zip(ids[start:start + CHUNK], keys[start:start + CHUNK])])
+            chunk = zip(ids[start:start + CHUNK], keys[start:start + CHUNK], strict=True)
+            bind.execute(update, [{'task_id': task_id, 'key': key} for task_id, key in chunk])
 
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.alter_column('list_id', existing_type=sa.Integer(), nullable=False)

@@ -9,8 +9,8 @@ from flask_smorest import abort
 
 from taskapi.auth.tokens import TokenUser
 from taskapi.tasks import queries
-from taskapi.tasks.placement import owned_list
 from taskapi.tasks.cursors import CursorError, decode_cursor, encode_cursor
+from taskapi.tasks.placement import owned_list
 from taskapi.tasks.schemas import TaskListArgsSchema
 
 #: One instance, parsed into on every request (a class would be instantiated each time).
