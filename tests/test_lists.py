@@ -22,7 +22,7 @@ from taskapi.extensions import db
 from taskapi.lists import service
 from taskapi.models import Tag, Task, TaskList, User, task_tags, utcnow
 from taskapi.tasks.placement import MAX_KEY_LENGTH
-from tests.helpers import assert_error, create_task, dispose, make_app
+from tests.helpers import PASSWORD, assert_error, create_task, dispose, make_app
 
 LISTS = "/api/v1/lists"
 TASKS = "/api/v1/tasks"
@@ -163,6 +163,25 @@ def test_inbox_exists_right_after_registration(app, client, user, other_user):
     assert theirs[0]["id"] != item["id"]
 
 
+@pytest.mark.parametrize("how", ["compat", "cli"])
+def test_every_way_of_creating_an_account_creates_its_inbox(app, client, how):
+    if how == "compat":
+        response = client.post("/api/auth/register", json={
+            "email": "carol@example.com", "password": PASSWORD, "name": "Carol"})
+        assert response.status_code == 201
+    else:
+        result = app.test_cli_runner().invoke(
+            args=["users", "create", "carol@example.com", "--name", "Carol",
+                  "--password-stdin"], input=f"{PASSWORD}\n")
+        assert result.exit_code == 0, result.output
+    with app.app_context():
+        user_id = db.session.scalar(sa.select(User.id).where(
+            User.email == "carol@example.com"))
+
+    assert [(row["name"], row["is_inbox"]) for row in list_rows(app, user_id)] == [
+        ("Inbox", True)]
+
+
 def test_exactly_one_inbox_per_user(app, client, user):
     create_list(client, user, name="Work")
     create_list(client, user, name="Home", archived=True)
@@ -240,7 +259,8 @@ def test_inbox_cannot_be_deleted(app, client, user, query):
     response = client.delete(f"{LISTS}/{box['id']}{query.format(other=other['id'])}",
                              headers=user.headers)
 
-    assert_error(response, 422, field="tasks")
+    body = assert_error(response, 409)
+    assert "Inbox" in body["message"]
     assert snapshot(app) == before
     assert task_rows(app)[task["id"]]["list_id"] == box["id"]
 
@@ -1382,7 +1402,8 @@ def theirs(client, other_user) -> dict:
 def test_another_users_list_in_every_path_is_404(app, client, user, other_user, theirs):
     mine = create_list(client, user, name="Mine")
     create_task(client, user, title="my task", list_id=mine["id"])
-    before, version = snapshot(app), data_version(app, other_user.id)
+    before = snapshot(app)
+    versions = (data_version(app, user.id), data_version(app, other_user.id))
 
     for list_id in (theirs["list"], theirs["inbox"]):
         path = f"{LISTS}/{list_id}"
@@ -1410,13 +1431,14 @@ def test_another_users_list_in_every_path_is_404(app, client, user, other_user, 
                 headers=user.headers).get_json()
 
     assert snapshot(app) == before
-    assert data_version(app, other_user.id) == version
+    assert (data_version(app, user.id), data_version(app, other_user.id)) == versions
 
 
 def test_another_users_list_in_every_field_is_422(app, client, user, other_user, theirs):
     mine = create_list(client, user, name="Mine")
     my_task = create_task(client, user, title="my task", list_id=mine["id"])
-    before, version = snapshot(app), data_version(app, other_user.id)
+    before = snapshot(app)
+    versions = (data_version(app, user.id), data_version(app, other_user.id))
 
     for list_id in (theirs["list"], theirs["inbox"]):
         created = client.post(TASKS, json={"title": "sneaky", "list_id": list_id},
@@ -1436,7 +1458,7 @@ def test_another_users_list_in_every_field_is_422(app, client, user, other_user,
             f"{LISTS}/{mine['id']}?tasks=move&to={MISSING_ID}", headers=user.headers).get_json()
 
     assert snapshot(app) == before
-    assert data_version(app, other_user.id) == version
+    assert (data_version(app, user.id), data_version(app, other_user.id)) == versions
     assert names(client, other_user) == ["Inbox", "Bob's"]
     assert get_tasks(client, other_user, "") == ["bob sub", "bob task"]
 

@@ -197,12 +197,9 @@ def test_concurrent_moves_keep_a_total_order_and_every_task(server):
 
     print(f"\nmoves: {sorted(statuses.items())}")
     assert sum(statuses.values()) == CLIENTS * MOVES
-    assert set(statuses) <= {200, 422}, statuses
-    assert statuses[200] >= CLIENTS * MOVES // 2, statuses
     record("concurrency", "concurrent moves acknowledged", statuses[200])
-    log = server.log()[offset:]
-    assert [line for line in BAD_LOG_LINES if line.lower() in log.lower()] == []
 
+    # The rows first: whatever the answers were, nothing may be lost or tied.
     found = server.database.query(
         "SELECT id, list_id, parent_id, position, subtask_count, open_subtask_count "
         "FROM tasks WHERE user_id = :user_id", user_id=user_id)
@@ -240,3 +237,9 @@ def test_concurrent_moves_keep_a_total_order_and_every_task(server):
         assert api_ids(client, token, {"list_id": list_id}) == expected
         assert api_ids(client, token, {"list_id": list_id}, page_size=4) == expected
     client.close()
+
+    # Then the answers: a move is applied or refused as stale (422), nothing else.
+    assert set(statuses) <= {200, 422}, statuses
+    assert statuses[200] >= CLIENTS * MOVES // 2, statuses
+    log = server.log()[offset:]
+    assert [line for line in BAD_LOG_LINES if line.lower() in log.lower()] == []

@@ -152,7 +152,7 @@ class ListById(MethodView):
         the end of that list, in their order, subtasks under their parents).
         More than 1,000 top-level tasks are handled in batches of 1,000, each
         committed on its own: if the request fails halfway, deleting again
-        finishes. The Inbox cannot be deleted (422).
+        finishes. The Inbox cannot be deleted (409).
         """
         done = service.delete_list(_write_target(list_id), args.get("tasks"), args.get("to"))
         return None, 204, {"X-Tasks-Deleted": str(done.deleted),

@@ -210,12 +210,12 @@ def delete_list(task_list: TaskList, tasks: str | None = None, to: int | None = 
     is deleted in the last one, once no task is left in it. A list of up to one
     batch is therefore one transaction. If the request dies halfway, the
     batches done stay done and the list is still there: deleting it again
-    finishes. 422 naming ``tasks`` for the Inbox, naming ``to`` when it is not
+    finishes. 409 for the Inbox; 422 naming ``to`` when it is not
     another of the user's lists.
     """
     size, user_id, list_id = batch_size or BATCH_SIZE, task_list.user_id, task_list.id
     if task_list.is_inbox:
-        field_error("tasks", INBOX_RULE)
+        abort(409, message=INBOX_RULE)
     if tasks == "move":
         if to == list_id:
             field_error("to", "Give another list to move the tasks to.")
