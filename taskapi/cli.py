@@ -151,7 +151,7 @@ def delete_user(email: str, yes: bool) -> None:
     db.session.rollback()  # delete_account starts its own transactions
     deleted = delete_account(user_id)
     click.echo(f"Deleted user {user_id} <{address}>: {deleted.tasks} task(s), "
-               f"{deleted.tags} tag(s), {deleted.tokens} token record(s).")
+               f"{deleted.tags} tag(s), {deleted.lists} list(s), {deleted.tokens} token record(s).")
 
 
 @tokens_cli.command("prune")

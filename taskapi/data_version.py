@@ -16,12 +16,17 @@ transaction is enough). Bulk statements (``session.execute(update(Task)...)``)
 bypass the flush: their callers call :func:`bump` themselves.
 
 On PostgreSQL the ``UPDATE users`` takes the user's row lock until commit, so
-two writes of one user commit one after the other; every write path locks its
-task rows first, then the user row, then the user's tags, so the order is the
-same everywhere and no deadlock can form. Writes of a user's tags bump the
-version before they read tags (:mod:`taskapi.tags.service`): the user row lock
-then serialises them, which keeps the tag and task quotas exact and stops a tag
-being linked from being removed as unused at the same moment. Writes made
+two writes of one user commit one after the other. Every write path takes it
+**first**, before it locks or reads any row it will change (a task ``FOR
+UPDATE`` through :func:`taskapi.tasks.queries.get_task_or_404`, the parents
+and subtasks of :mod:`taskapi.tasks.placement`, a list, the tags), and then
+the other rows in id order. A user's data is only ever written by that user's
+requests (and by the CLI, which follows the same rule), so the user row is a
+per-user mutex: two writers can never hold each other's next lock, and no
+deadlock can form however many task rows a write touches (moves, list and tag
+deletions, parent completion). The same lock keeps the tag, task and list
+quotas exact and stops a tag being linked from being removed as unused at the
+same moment. Writes made
 outside taskapi (raw SQL in ``flask shell``) must bump the version too, or list
 ETags and cached pages miss them.
 """

@@ -271,14 +271,26 @@ def inbox_id(connection: sa.Connection, user_id: int) -> int | None:
         _LISTS.c.user_id == user_id, _LISTS.c.is_inbox.is_(True)))
 
 
-def last_sibling_position(connection: sa.Connection, list_id: int,
-                          parent_id: int | None) -> str | None:
-    """The greatest ``position`` among the tasks of ``list_id`` under ``parent_id``
-    (None: top-level), or None when there are none."""
+def sibling_filter(user_id: int, list_id: int,
+                   parent_id: int | None) -> sa.ColumnElement[bool]:
+    """The ``WHERE`` of the user's tasks of ``list_id`` under ``parent_id`` (None:
+    the top level). ``user_id`` leads the index ``(user_id, list_id, position,
+    id)`` that serves the top level; without it, ``parent_id IS NULL`` would
+    read every user's top-level tasks. Children are found by ``(parent_id,
+    position, id)``."""
     tasks = Task.__table__
-    where = (tasks.c.parent_id == parent_id if parent_id is not None
-             else sa.and_(tasks.c.list_id == list_id, tasks.c.parent_id.is_(None)))
-    return connection.scalar(sa.select(sa.func.max(tasks.c.position)).where(where))
+    if parent_id is None:
+        return sa.and_(tasks.c.user_id == user_id, tasks.c.list_id == list_id,
+                       tasks.c.parent_id.is_(None))
+    return sa.and_(tasks.c.parent_id == parent_id, tasks.c.user_id == user_id)
+
+
+def last_sibling_position(connection: sa.Connection, user_id: int, list_id: int,
+                          parent_id: int | None) -> str | None:
+    """The greatest ``position`` among the user's tasks of ``list_id`` under
+    ``parent_id`` (None: top-level), or None when there are none."""
+    return connection.scalar(sa.select(sa.func.max(Task.__table__.c.position))
+                             .where(sibling_filter(user_id, list_id, parent_id)))
 
 
 @sa.event.listens_for(Task, "before_insert")
@@ -294,7 +306,7 @@ def _place_new_task(_mapper, connection: sa.Connection, task: Task) -> None:
         given = session.info.setdefault(_NEW_POSITIONS, {}) if session is not None else {}
         group = (task.list_id, task.parent_id)
         last = given[group] if group in given else last_sibling_position(
-            connection, task.list_id, task.parent_id)
+            connection, task.user_id, task.list_id, task.parent_id)
         task.position = given[group] = generate_key_between(last, None)
 
 

@@ -190,7 +190,7 @@ def in_inbox(user_id: int, rows: list[dict]) -> list[dict]:
     the order given."""
     connection = db.session.connection()
     list_id = inbox_id(connection, user_id)
-    keys = generate_n_keys_between(last_sibling_position(connection, list_id, None), None,
+    keys = generate_n_keys_between(last_sibling_position(connection, user_id, list_id, None), None,
                                    len(rows))
     for row, key in zip(rows, keys, strict=True):
         row.update(list_id=list_id, position=key)

@@ -11,7 +11,7 @@ from flask.cli import shell_command
 import taskapi.accounts as accounts
 from taskapi.auth.passwords import verify_password
 from taskapi.extensions import db
-from taskapi.models import IssuedToken, Tag, Task, User, task_tags, utcnow
+from taskapi.models import IssuedToken, Tag, Task, TaskList, User, task_tags, utcnow
 from tests.helpers import (
     PASSWORD,
     assert_error,
@@ -263,6 +263,7 @@ def owned(app, user_id: int) -> dict[str, int]:
             "tags": rows(sa.select(Tag.id).where(Tag.user_id == user_id)),
             "task_tags": rows(sa.select(task_tags.c.task_id).join(
                 Task, Task.id == task_tags.c.task_id).where(Task.user_id == user_id)),
+            "lists": rows(sa.select(TaskList.id).where(TaskList.user_id == user_id)),
             "tokens": rows(sa.select(IssuedToken.id).where(IssuedToken.user_id == user_id)),
         }
 
@@ -290,7 +291,7 @@ def test_delete_with_yes_removes_the_account_in_batches(app, runner, client, use
     theirs = create_task(client, other_user, title="theirs", tags=["work"])
     kept = owned(app, other_user.id)
     assert owned(app, user.id) == {"users": 1, "tasks": 25, "tags": 4, "task_tags": 50,
-                                   "tokens": 2}
+                                   "lists": 1, "tokens": 2}
     monkeypatch.setattr(accounts, "BATCH_SIZE", 10)
     real_end_batch, between = accounts.end_batch, []
 
@@ -309,13 +310,13 @@ def test_delete_with_yes_removes_the_account_in_batches(app, runner, client, use
 
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == (
-        f"Deleted user {user.id} <ada@example.com>: 25 task(s), 4 tag(s), "
+        f"Deleted user {user.id} <ada@example.com>: 25 task(s), 4 tag(s), 1 list(s), "
         "2 token record(s).")
     # Deactivation, then batches of 10, 10 and 5 (the last with tags, tokens, user).
     assert between == [25, 15, 5]
     assert len(commits) == 4
     assert owned(app, user.id) == dict.fromkeys(("users", "tasks", "tags", "task_tags",
-                                                 "tokens"), 0)
+                                                 "lists", "tokens"), 0)
     assert owned(app, other_user.id) == kept
     assert client.get(f"/api/v1/tasks/{theirs['id']}",
                       headers=other_user.headers).get_json()["tags"] == ["work"]
@@ -323,6 +324,36 @@ def test_delete_with_yes_removes_the_account_in_batches(app, runner, client, use
     assert_error(login(client, user.email), 401)
     # The address is free again.
     assert register(client, user.email).status_code == 201
+
+
+def test_delete_counts_subtasks_and_lists_and_batches_by_top_level_task(
+        app, runner, client, user, monkeypatch):
+    work = client.post("/api/v1/lists", json={"name": "Work"}, headers=user.headers)
+    assert work.status_code == 201
+    for n in range(3):  # 3 trees of 4: a parent, 2 children, 1 grandchild
+        parent = create_task(client, user, title=f"p{n}", list_id=work.get_json()["id"])
+        child = create_task(client, user, title=f"c{n}", parent_id=parent["id"])
+        create_task(client, user, title=f"d{n}", parent_id=parent["id"])
+        create_task(client, user, title=f"g{n}", parent_id=child["id"])
+    create_task(client, user, title="alone")
+    assert owned(app, user.id)["tasks"] == 13
+    monkeypatch.setattr(accounts, "BATCH_SIZE", 2)
+    real_end_batch, between = accounts.end_batch, []
+
+    def end_batch_and_look():
+        real_end_batch()
+        between.append(owned(app, user.id)["tasks"])
+
+    monkeypatch.setattr(accounts, "end_batch", end_batch_and_look)
+    result = runner.invoke(args=["users", "delete", user.email, "--yes"])
+
+    assert result.exit_code == 0, result.output
+    assert "13 task(s), 0 tag(s), 2 list(s), 2 token record(s)" in result.stdout
+    # Deactivation; then 2 top-level tasks with their subtrees per batch: 4 + 4,
+    # then 4 + 1; a full batch is followed by one more look, which finds none.
+    assert between == [13, 5, 0]
+    assert owned(app, user.id) == dict.fromkeys(("users", "tasks", "tags", "task_tags",
+                                                 "lists", "tokens"), 0)
 
 
 def test_delete_asks_first(app, runner, client, user):
@@ -344,7 +375,7 @@ def test_delete_asks_first(app, runner, client, user):
     confirmed = runner.invoke(args=["users", "delete", user.email], input="y\n")
     assert confirmed.exit_code == 0, confirmed.output
     assert owned(app, user.id) == dict.fromkeys(("users", "tasks", "tags", "task_tags",
-                                                 "tokens"), 0)
+                                                 "lists", "tokens"), 0)
 
 
 def test_an_interrupted_delete_is_finished_by_running_it_again(app, runner, client, user,
@@ -365,7 +396,7 @@ def test_an_interrupted_delete_is_finished_by_running_it_again(app, runner, clie
 
     assert failed.exit_code != 0
     assert owned(app, user.id) == {"users": 1, "tasks": 15, "tags": 1, "task_tags": 15,
-                                   "tokens": 2}
+                                   "lists": 1, "tokens": 2}
     assert get_user(app, user.email).is_active is False  # its tokens and logins refused
     assert_error(client.get("/api/v1/tasks", headers=user.headers), 401)
 
@@ -373,7 +404,7 @@ def test_an_interrupted_delete_is_finished_by_running_it_again(app, runner, clie
     again = runner.invoke(args=["users", "delete", user.email, "--yes"])
 
     assert again.exit_code == 0, again.output
-    assert "15 task(s), 1 tag(s), 2 token record(s)" in again.stdout
+    assert "15 task(s), 1 tag(s), 1 list(s), 2 token record(s)" in again.stdout
     assert owned(app, user.id)["users"] == 0
 
 

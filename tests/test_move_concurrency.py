@@ -43,9 +43,7 @@ BAD_LOG_LINES = ("database is locked", "deadlock", "database unavailable", "Trac
                  "unhandled exception", "[CRITICAL]", "WORKER TIMEOUT")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.xfail(
-    strict=True, reason="known defect (issue 17 note): concurrent moves of one user on "
-    "PostgreSQL get some 503s (lock conflict under investigation)"))])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def server(request, tmp_path):
     for running in serve(request, tmp_path, workers=3, settings=SETTINGS):
         with log_shown_on_failure(request, running):

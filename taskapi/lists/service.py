@@ -23,7 +23,7 @@ from taskapi.database import end_batch
 from taskapi.extensions import db
 from taskapi.models import Task, TaskList, task_tags, utcnow
 from taskapi.tags.service import remove_unused_tags
-from taskapi.tasks.placement import MAX_KEY_LENGTH, field_error, owned_list, recount
+from taskapi.tasks.placement import MAX_KEY_LENGTH, field_error, owned_list, recount, subtree
 
 log = logging.getLogger("taskapi.lists")
 
@@ -226,7 +226,7 @@ def delete_list(task_list: TaskList, tasks: str | None = None, to: int | None = 
         if top and tasks is None:
             abort(409, message="The list holds tasks: delete it with ?tasks=delete, or "
                   "?tasks=move&to=<list_id> to keep them.")
-        levels = _subtree(top)
+        levels = subtree(top)
         bump(db.session, [user_id])
         if tasks == "move" and top:
             done.moved += _move_batch(user_id, levels, to)
@@ -242,17 +242,6 @@ def delete_list(task_list: TaskList, tasks: str | None = None, to: int | None = 
         task_list = db.session.get(TaskList, list_id)
         if task_list is None:  # deleted meanwhile by another request
             return done
-
-
-def _subtree(top: list[int]) -> list[list[int]]:
-    """``top`` and the ids of their subtasks, locked, one list per level."""
-    levels, current = [], top
-    while current:
-        levels.append(current)
-        current = list(db.session.scalars(
-            sa.select(TASKS.c.id).where(TASKS.c.parent_id.in_(current))
-            .order_by(TASKS.c.id).with_for_update()))
-    return levels
 
 
 def _move_batch(user_id: int, levels: list[list[int]], to: int) -> int:

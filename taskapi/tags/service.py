@@ -161,9 +161,10 @@ def delete_tag_or_404(user_id: int, name: str, *, batch_size: int | None = None)
         abort(404, message="Tag not found.")
     lost = 0
     while True:
-        # Any `size` links (the tag_id index stops there: no sort of all the
-        # tag's links), their task rows locked in id order so that two deletions
-        # never deadlock; then the user row: the lock order of every write path.
+        # The user row first, the lock order of every write path; then any
+        # `size` links (the tag_id index stops there: no sort of all the tag's
+        # links), their task rows locked in id order.
+        bump(db.session, [user_id])  # a bulk UPDATE bypasses the flush listener too
         links = sa.select(task_tags.c.task_id).where(task_tags.c.tag_id == tag_id).limit(size)
         task_ids = list(db.session.scalars(
             sa.select(TASKS.c.id).where(TASKS.c.id.in_(links))
@@ -177,7 +178,6 @@ def delete_tag_or_404(user_id: int, name: str, *, batch_size: int | None = None)
                 sa.update(TASKS).where(TASKS.c.id.in_(task_ids))
                 .values(updated_at=utcnow(), version=TASKS.c.version + 1))
             lost += len(task_ids)
-        bump(db.session, [user_id])  # a bulk UPDATE bypasses the flush listener
         if len(task_ids) < size and not _carried(tag_id):
             db.session.execute(sa.delete(TAGS).where(TAGS.c.id == tag_id))
             db.session.commit()

@@ -10,7 +10,7 @@ is ``(position, id)``, so it is total even if two positions were ever equal.
 Concurrency: every write here runs after the user's row lock
 (:func:`taskapi.data_version.bump`; on SQLite the database lock), so two moves
 or creates of one user never read the same neighbours: no two siblings get the
-same key. Lock order as everywhere: task rows, the user row, then the rest.
+same key. Lock order as everywhere: the user row, then task rows, then the rest.
 
 Subtasks: at most :data:`~taskapi.models.MAX_DEPTH` levels; a subtask has its
 parent's user and list. A parent's ``subtask_count`` and ``open_subtask_count``
@@ -29,7 +29,14 @@ from flask_smorest import abort
 from fractional_indexing import generate_key_between, generate_n_keys_between
 
 from taskapi.extensions import db
-from taskapi.models import MAX_DEPTH, POSITION_LENGTH, Task, TaskList, last_sibling_position
+from taskapi.models import (
+    MAX_DEPTH,
+    POSITION_LENGTH,
+    Task,
+    TaskList,
+    last_sibling_position,
+    sibling_filter,
+)
 
 TASKS, LISTS = Task.__table__, TaskList.__table__
 #: Keys longer than this are not handed out: the sibling group is renumbered
@@ -44,18 +51,11 @@ def field_error(field: str, message: str, status: int = 422):
     abort(status, message=message, errors={"json": {field: [message]}})
 
 
-def siblings(list_id: int, parent_id: int | None) -> sa.ColumnElement[bool]:
-    """The ``WHERE`` of the tasks of ``list_id`` under ``parent_id`` (None: top level)."""
-    if parent_id is None:
-        return sa.and_(TASKS.c.list_id == list_id, TASKS.c.parent_id.is_(None))
-    return TASKS.c.parent_id == parent_id
-
-
-def _next_position(list_id: int, parent_id: int | None, position: str,
+def _next_position(user_id: int, list_id: int, parent_id: int | None, position: str,
                    task_id: int, exclude: int | None) -> str | None:
     """The position of the sibling right after ``(position, task_id)``, or None."""
     query = (sa.select(TASKS.c.position).where(
-        siblings(list_id, parent_id),
+        sibling_filter(user_id, list_id, parent_id),
         sa.tuple_(TASKS.c.position, TASKS.c.id) > sa.tuple_(
             sa.bindparam("p", position, type_=TASKS.c.position.type),
             sa.bindparam("i", task_id))))
@@ -64,16 +64,19 @@ def _next_position(list_id: int, parent_id: int | None, position: str,
     return db.session.scalar(query.order_by(TASKS.c.position, TASKS.c.id).limit(1))
 
 
-def _first_position(list_id: int, parent_id: int | None, exclude: int | None) -> str | None:
-    query = sa.select(sa.func.min(TASKS.c.position)).where(siblings(list_id, parent_id))
+def _first_position(user_id: int, list_id: int, parent_id: int | None,
+                    exclude: int | None) -> str | None:
+    query = sa.select(sa.func.min(TASKS.c.position)).where(
+        sibling_filter(user_id, list_id, parent_id))
     if exclude is not None:
         query = query.where(TASKS.c.id != exclude)
     return db.session.scalar(query)
 
 
-def position_for(list_id: int, parent_id: int | None, *, after_id: int | None = None,
-                 first: bool = False, moving: int | None = None) -> str:
-    """A new key among the siblings of ``(list_id, parent_id)``: right after the
+def position_for(user_id: int, list_id: int, parent_id: int | None, *,
+                 after_id: int | None = None, first: bool = False,
+                 moving: int | None = None) -> str:
+    """A new key among the user's siblings of ``(list_id, parent_id)``: right after the
     sibling ``after_id``, first (``first``, or ``after_id`` None with ``first``),
     or last. ``moving`` is the task being placed, left out of its own neighbours.
     ``after_id`` must be a sibling (checked by the caller). Renumbers the group
@@ -81,32 +84,34 @@ def position_for(list_id: int, parent_id: int | None, *, after_id: int | None = 
     for _attempt in range(2):
         if after_id is not None:
             before = db.session.scalar(sa.select(TASKS.c.position).where(TASKS.c.id == after_id))
-            after = _next_position(list_id, parent_id, before, after_id, moving)
+            after = _next_position(user_id, list_id, parent_id, before, after_id, moving)
         elif first:
-            before, after = None, _first_position(list_id, parent_id, moving)
+            before, after = None, _first_position(user_id, list_id, parent_id, moving)
         else:
-            before, after = _last_position(list_id, parent_id, moving), None
+            before, after = _last_position(user_id, list_id, parent_id, moving), None
         if before is not None and after is not None and before >= after:
             key = None  # equal neighbours (written outside taskapi): renumber
         else:
             key = generate_key_between(before, after)
         if key is not None and len(key) <= MAX_KEY_LENGTH:
             return key
-        renumber(list_id, parent_id)
+        renumber(user_id, list_id, parent_id)
     raise RuntimeError("no position after renumbering")  # pragma: no cover
 
 
-def _last_position(list_id: int, parent_id: int | None, exclude: int | None) -> str | None:
+def _last_position(user_id: int, list_id: int, parent_id: int | None,
+                   exclude: int | None) -> str | None:
     if exclude is None:
-        return last_sibling_position(db.session.connection(), list_id, parent_id)
+        return last_sibling_position(db.session.connection(), user_id, list_id, parent_id)
     return db.session.scalar(sa.select(sa.func.max(TASKS.c.position)).where(
-        siblings(list_id, parent_id), TASKS.c.id != exclude))
+        sibling_filter(user_id, list_id, parent_id), TASKS.c.id != exclude))
 
 
-def renumber(list_id: int, parent_id: int | None) -> None:
-    """Give the siblings of ``(list_id, parent_id)`` short, evenly spread keys in
+def renumber(user_id: int, list_id: int, parent_id: int | None) -> None:
+    """Give the user's siblings of ``(list_id, parent_id)`` short, evenly spread keys in
     their current order (one UPDATE per task; their ``version`` moves)."""
-    ids = list(db.session.scalars(sa.select(TASKS.c.id).where(siblings(list_id, parent_id))
+    ids = list(db.session.scalars(sa.select(TASKS.c.id)
+                                  .where(sibling_filter(user_id, list_id, parent_id))
                                   .order_by(TASKS.c.position, TASKS.c.id)))
     if not ids:
         return
@@ -133,8 +138,8 @@ def descendant_ids(task_id: int, *, lock: bool = False) -> list[list[int]]:
     """The ids of the task's children, then of their children: one list per level.
 
     ``lock`` takes their row locks (``FOR UPDATE``, in id order): a write that
-    changes subtasks calls it right after locking the task itself, before the
-    user's row lock, the lock order of every write path."""
+    changes subtasks calls it after the user's row lock, the lock order of
+    every write path (:mod:`taskapi.data_version`)."""
     levels, current = [], [task_id]
     for _level in range(MAX_DEPTH - 1):
         query = sa.select(TASKS.c.id).where(TASKS.c.parent_id.in_(current)).order_by(TASKS.c.id)
@@ -147,11 +152,24 @@ def descendant_ids(task_id: int, *, lock: bool = False) -> list[list[int]]:
     return levels
 
 
+def subtree(top: list[int]) -> list[list[int]]:
+    """``top`` and the ids of all their subtasks, locked (``FOR UPDATE``, in id
+    order), one list per level: ``[top, children, grandchildren, ...]`` (``[]``
+    for no ``top``). For writes over many tasks (list and account deletion),
+    after the user's row lock."""
+    levels, current = [], list(top)
+    while current:
+        levels.append(current)
+        current = list(db.session.scalars(
+            sa.select(TASKS.c.id).where(TASKS.c.parent_id.in_(current))
+            .order_by(TASKS.c.id).with_for_update()))
+    return levels
+
+
 def lock_tasks(user_id: int, ids: Iterable[int | None]) -> None:
     """Take the row locks (``FOR UPDATE``, in id order) of the user's tasks ``ids``
     (Nones ignored; other users' ids lock nothing): the parents whose counts a
-    write will recompute. Called before the user's row lock, so that a write
-    never waits for a task row while holding it (the lock order of
+    write will recompute. Called after the user's row lock (the lock order of
     :mod:`taskapi.data_version`)."""
     wanted = sorted({task_id for task_id in ids if task_id is not None})
     if wanted:

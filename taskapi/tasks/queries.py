@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask_smorest import abort
 
+from taskapi.data_version import bump
 from taskapi.extensions import db
 from taskapi.models import PRIORITIES, Task, utcnow
 from taskapi.tasks import cursors, rows
@@ -112,12 +113,15 @@ def get_task_or_404(user_id: int, task_id: int, *, for_update: bool = False) -> 
     """The user's task ``task_id`` as an ORM object, for writes; 404 when missing
     or another user's (never 403).
 
-    ``for_update`` locks the row until the transaction ends (``SELECT ... FOR
-    UPDATE`` on PostgreSQL; SQLite write requests already hold the database
-    lock), so a concurrent writer waits and then sees the new version.
+    ``for_update`` is for a write: it takes the user's row lock first
+    (:func:`taskapi.data_version.bump`, the lock order of every write path),
+    then the task's (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite write
+    requests already hold the database lock), both until the transaction ends,
+    so a concurrent writer waits and then sees the new version.
     """
     query = owned_tasks(user_id).where(Task.id == task_id)
     if for_update:
+        bump(db.session, [user_id])
         query = query.with_for_update()
     task = db.session.scalars(query).first()
     if task is None:

@@ -80,8 +80,8 @@ def create_task(user_id: int, data: dict) -> Task:
     list or too deep (:func:`~taskapi.tasks.placement.check_parent`).
     """
     list_id, parent_id = data.get("list_id"), data.get("parent_id")
-    placement.lock_tasks(user_id, [parent_id])  # its counts change: task rows first
-    bump(db.session, [user_id])  # then the user's row lock: the quotas count exactly
+    bump(db.session, [user_id])  # the user's row lock first: the quotas count exactly
+    placement.lock_tasks(user_id, [parent_id])  # then the parent, whose counts change
     check_task_quota(user_id)
     now = utcnow()
     if parent_id is not None:
@@ -90,7 +90,7 @@ def create_task(user_id: int, data: dict) -> Task:
         placement.owned_list(user_id, list_id)
     else:
         list_id = inbox_id(db.session.connection(), user_id)
-    position = placement.position_for(list_id, parent_id,
+    position = placement.position_for(user_id, list_id, parent_id,
                                       first=data.get("position") == "first")
     task = Task(user_id=user_id, title=data["title"], created_at=now, list_id=list_id,
                 parent_id=parent_id, position=position)
@@ -109,9 +109,10 @@ def update_task(task: Task, changes: dict) -> Task:
     gets ``completed_at``); its parent's counts follow its state."""
     was_completed = task.completed
     completing = changes.get("completed") is True and not was_completed
-    # The rows this write changes besides the task (its subtasks when it is
-    # completed, its parent when its state changes) locked before anything
-    # takes the user's row lock (tag resolution, the flush).
+    # The user's row lock (already held when the task came locked from
+    # get_task_or_404), then the rows this write changes besides the task: its
+    # subtasks when it is completed, its parent when its state changes.
+    bump(db.session, [task.user_id])
     levels = placement.descendant_ids(task.id, lock=True) if completing else []
     if changes.get("completed", was_completed) != was_completed:
         placement.lock_tasks(task.user_id, [task.parent_id])
@@ -169,11 +170,11 @@ def move_task(task: Task, changes: dict) -> Task:
     that is not a sibling at the destination).
     """
     user_id, now = task.user_id, utcnow()
-    # Task rows first (its subtasks, the old and the new parent, whose counts
-    # change), then the user's row lock.
+    # The user's row lock, then the task rows (its subtasks, the old and the
+    # new parent, whose counts change).
+    bump(db.session, [user_id])
     levels = placement.descendant_ids(task.id, lock=True)
     placement.lock_tasks(user_id, [task.parent_id, changes.get("parent_id")])
-    bump(db.session, [user_id])
     old_parent = task.parent_id
     list_id = changes.get("list_id")
     if "parent_id" in changes and changes["parent_id"] is not None:
@@ -189,7 +190,7 @@ def move_task(task: Task, changes: dict) -> Task:
     after_id = changes.get("after_id")
     if after_id is not None:
         placement.check_after(user_id, after_id, list_id, parent_id, task.id)
-    task.position = placement.position_for(list_id, parent_id, after_id=after_id,
+    task.position = placement.position_for(user_id, list_id, parent_id, after_id=after_id,
                                            first=after_id is None, moving=task.id)
     if list_id != task.list_id:
         moved = [i for level in levels for i in level]
@@ -210,12 +211,12 @@ def delete_task(task: Task) -> int:
     """Delete ``task`` with its subtasks and commit; the number of subtasks
     deleted. Tags that no other task carries any more go too."""
     task_id, user_id, parent_id = task.id, task.user_id, task.parent_id
+    bump(db.session, [user_id])  # the user's row lock, then the task rows
     levels = placement.descendant_ids(task_id, lock=True)
-    placement.lock_tasks(user_id, [parent_id])  # recounted: before the user's row lock
+    placement.lock_tasks(user_id, [parent_id])  # recounted
     subtasks = [i for level in levels for i in level]
     tag_ids = {tag.id for tag in task.tags}
     if subtasks:
-        bump(db.session, [user_id])
         tag_ids.update(db.session.scalars(
             sa.select(task_tags.c.tag_id).where(task_tags.c.task_id.in_(subtasks))))
         for level in reversed(levels):  # deepest first: no cascade needed
