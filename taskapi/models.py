@@ -144,6 +144,11 @@ class TaskList(db.Model):
     is_inbox: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    #: The list's tasks (subtasks included) and the open ones among them, kept
+    #: by the database's triggers (:data:`LIST_COUNT_DDL`), whatever writes the
+    #: tasks: the ORM, bulk statements or SQL typed in a shell. Read-only here.
+    task_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    open_count: Mapped[int] = mapped_column(default=0, server_default="0")
     #: The ETag's source, as for tasks.
     version: Mapped[int] = mapped_column(server_default="1")
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy API)
@@ -353,9 +358,57 @@ for _statement in TASK_SEARCH_DDL:
 # compiles a cascading delete on tasks, which would still name tasks_fts.
 for _statement in ("DROP TRIGGER IF EXISTS tasks_fts_insert",
                    "DROP TRIGGER IF EXISTS tasks_fts_delete",
-                   "DROP TRIGGER IF EXISTS tasks_fts_update", "DROP TABLE IF EXISTS tasks_fts"):
+                   "DROP TRIGGER IF EXISTS tasks_fts_update", "DROP TABLE IF EXISTS tasks_fts",
+                   "DROP TRIGGER IF EXISTS tasks_list_count_insert",
+                   "DROP TRIGGER IF EXISTS tasks_list_count_delete",
+                   "DROP TRIGGER IF EXISTS tasks_list_count_update"):
     sa.event.listen(Task.__table__, "before_drop",
                     sa.DDL(_statement).execute_if(dialect="sqlite"))
+#: Triggers that keep ``lists.task_count`` and ``lists.open_count`` equal to the
+#: count of the list's tasks and of its open ones: one row update per task
+#: inserted, deleted, moved to another list or (re)opened, in the writing
+#: transaction, so that a list page's total and ``GET /lists`` read one row
+#: instead of counting the list's tasks. Every write path of a user's tasks
+#: already holds the user's row lock (:mod:`taskapi.data_version`), so the list
+#: row adds no contention. The migration that introduced them has frozen copies;
+#: a migration that rebuilds ``tasks`` on SQLite (``batch_alter_table``) drops
+#: them and must create them again.
+LIST_COUNT_DDL = {
+    "sqlite": (
+        "CREATE TRIGGER IF NOT EXISTS tasks_list_count_insert AFTER INSERT ON tasks BEGIN "
+        "UPDATE lists SET task_count = task_count + 1, "
+        "open_count = open_count + (NOT new.completed) WHERE id = new.list_id; END",
+        "CREATE TRIGGER IF NOT EXISTS tasks_list_count_delete AFTER DELETE ON tasks BEGIN "
+        "UPDATE lists SET task_count = task_count - 1, "
+        "open_count = open_count - (NOT old.completed) WHERE id = old.list_id; END",
+        "CREATE TRIGGER IF NOT EXISTS tasks_list_count_update "
+        "AFTER UPDATE OF list_id, completed ON tasks "
+        "WHEN old.list_id IS NOT new.list_id OR old.completed IS NOT new.completed BEGIN "
+        "UPDATE lists SET task_count = task_count - 1, "
+        "open_count = open_count - (NOT old.completed) WHERE id = old.list_id; "
+        "UPDATE lists SET task_count = task_count + 1, "
+        "open_count = open_count + (NOT new.completed) WHERE id = new.list_id; END",
+    ),
+    "postgresql": (
+        "CREATE OR REPLACE FUNCTION tasks_list_count() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN "
+        "IF TG_OP <> 'INSERT' THEN UPDATE lists SET task_count = task_count - 1, "
+        "open_count = open_count - (NOT OLD.completed)::int WHERE id = OLD.list_id; END IF; "
+        "IF TG_OP <> 'DELETE' THEN UPDATE lists SET task_count = task_count + 1, "
+        "open_count = open_count + (NOT NEW.completed)::int WHERE id = NEW.list_id; END IF; "
+        "RETURN NULL; END $$",
+        "CREATE TRIGGER tasks_list_count AFTER INSERT OR DELETE ON tasks "
+        "FOR EACH ROW EXECUTE FUNCTION tasks_list_count()",
+        "CREATE TRIGGER tasks_list_count_update AFTER UPDATE OF list_id, completed ON tasks "
+        "FOR EACH ROW WHEN (OLD.list_id IS DISTINCT FROM NEW.list_id "
+        "OR OLD.completed IS DISTINCT FROM NEW.completed) "
+        "EXECUTE FUNCTION tasks_list_count()",
+    ),
+}
+for _dialect, _statements in LIST_COUNT_DDL.items():
+    for _statement in _statements:
+        sa.event.listen(Task.__table__, "after_create",
+                        sa.DDL(_statement).execute_if(dialect=_dialect))
 # gin_trgm_ops comes with the extension; trusted since PostgreSQL 13, so the
 # database owner may create it.
 sa.event.listen(Task.__table__, "before_create",

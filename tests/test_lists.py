@@ -1556,3 +1556,102 @@ def test_compat_create_goes_to_the_inbox(app, client, user):
     assert set(response.get_json()) == COMPAT_TASK_KEYS
     row = task_rows(app)[response.get_json()["id"]]
     assert row["list_id"] == inbox(client, user)["id"] and row["parent_id"] is None
+
+
+# ------------------------------------------------- counts kept by the database
+
+
+def stored_and_counted(app) -> tuple[list[tuple], list[tuple]]:
+    """Every list's ``(id, task_count, open_count)`` as stored, and as counted now."""
+    lists, tasks = TaskList.__table__, Task.__table__
+    mine = tasks.c.list_id == lists.c.id
+    with app.app_context():
+        stored = [tuple(row) for row in db.session.execute(
+            sa.select(lists.c.id, lists.c.task_count, lists.c.open_count).order_by(lists.c.id))]
+        counted = [tuple(row) for row in db.session.execute(sa.select(
+            lists.c.id,
+            sa.select(sa.func.count()).where(mine).scalar_subquery(),
+            sa.select(sa.func.count()).where(mine, tasks.c.completed.is_(False))
+            .scalar_subquery()).order_by(lists.c.id))]
+    return stored, counted
+
+
+def test_list_counts_follow_every_kind_of_write(app, client, user, other_user):
+    """The triggers of LIST_COUNT_DDL against a fresh count after each write: the
+    API's creates, completions (with subtasks), reopenings, moves, deletions,
+    list deletions with their tasks moved or deleted, a Core bulk insert and
+    SQL typed in a shell."""
+    from tests.helpers import in_inbox
+
+    def check():
+        stored, counted = stored_and_counted(app)
+        assert stored == counted
+        return {row[0]: row[1:] for row in stored}
+
+    work, home = create_list(client, user, name="Work"), create_list(client, user, name="Home")
+    parent = create_task(client, user, title="parent", list_id=work["id"])
+    child = create_task(client, user, title="child", parent_id=parent["id"])
+    create_task(client, user, title="grandchild", parent_id=child["id"])
+    create_task(client, user, title="loose", list_id=work["id"])
+    create_task(client, other_user, title="theirs")
+    assert check()[work["id"]] == (4, 4)
+    complete(client, user, parent["id"])  # completes its subtasks too
+    assert check()[work["id"]] == (4, 1)
+    reopened = client.patch(f"{TASKS}/{child['id']}", json={"completed": False},
+                            headers=user.headers)
+    assert reopened.status_code == 200
+    assert check()[work["id"]] == (4, 2)
+    move_task(client, user, parent["id"], list_id=home["id"])  # the subtree goes along
+    counts = check()
+    assert (counts[work["id"]], counts[home["id"]]) == ((1, 1), (3, 1))
+    deleted = client.delete(f"{TASKS}/{child['id']}", headers=user.headers)
+    assert deleted.status_code == 204 and deleted.headers["X-Subtasks-Deleted"] == "1"
+    assert check()[home["id"]] == (1, 0)
+    moved = client.delete(f"{LISTS}/{work['id']}?tasks=move&to={home['id']}",
+                          headers=user.headers)
+    assert moved.status_code == 204
+    assert check()[home["id"]] == (2, 1)
+    with app.app_context():
+        db.session.execute(sa.insert(Task), in_inbox(user.id, [
+            {"user_id": user.id, "title": f"bulk {n}", "created_at": utcnow(),
+             "updated_at": utcnow(), "completed": n % 2 == 0} for n in range(6)]))
+        db.session.execute(sa.text("UPDATE tasks SET completed = true WHERE title = 'loose'"))
+        db.session.commit()
+    inbox_id = inbox(client, user)["id"]
+    counts = check()
+    assert (counts[inbox_id], counts[home["id"]]) == ((6, 3), (2, 0))
+    gone = client.delete(f"{LISTS}/{home['id']}?tasks=delete", headers=user.headers)
+    assert gone.status_code == 204 and gone.headers["X-Tasks-Deleted"] == "2"
+    check()
+    shown = {item["id"]: (item["task_count"], item["open_count"])
+             for item in lists_of(client, user)}
+    assert shown == {inbox_id: (6, 3)}
+
+
+def test_a_list_pages_total_is_the_lists_counter(app, client, user):
+    """Page 1 of ``list_id`` (alone or with ``completed``) takes its total from the
+    list row, not from counting the list's tasks: the row says 1,000 here."""
+    work = create_list(client, user, name="Work")
+    for n in range(5):
+        made = create_task(client, user, title=f"t{n}", list_id=work["id"])
+        if n < 2:
+            complete(client, user, made["id"])
+    base = f"{TASKS}?list_id={work['id']}&page_size=2"
+    for query, total in (("", 5), ("&completed=false", 3), ("&completed=true", 2),
+                         ("&sort=position", 5), ("&top_level=true", 5)):
+        response = client.get(base + query, headers=user.headers)
+        assert response.status_code == 200
+        assert pagination(response)["total"] == total, query
+    with app.app_context():
+        db.session.execute(sa.update(TaskList).where(TaskList.id == work["id"])
+                           .values(task_count=1000, open_count=997))
+        db.session.execute(sa.update(User).where(User.id == user.id)
+                           .values(data_version=User.data_version + 1))
+        db.session.commit()
+    for query, total in (("", 1000), ("&completed=false", 997), ("&completed=true", 3),
+                         ("&top_level=true", 5)):  # another filter: counted
+        response = client.get(base + query, headers=user.headers)
+        assert pagination(response)["total"] == total, query
+    past_the_end = client.get(f"{base}&page=600", headers=user.headers)
+    assert past_the_end.status_code == 200 and past_the_end.get_json() == []
+    assert pagination(past_the_end)["total"] == 1000

@@ -18,7 +18,7 @@ from taskapi.models import UTCDateTime
 from tests.helpers import PASSWORD, assert_error, auth_headers, dispose, make_app
 from tests.test_migrations import current_revision, head_revision, schema_diff
 
-BEFORE, LISTS_REVISION = "a7c3e9f1b2d4", "c8d2f4a6b1e3"
+BEFORE = "a7c3e9f1b2d4"  # the revision before the lists migration (c8d2f4a6b1e3)
 TASKS = "/api/v1/tasks"
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -154,7 +154,7 @@ def search(client, headers, text: str) -> list[str]:
 def test_every_user_gets_exactly_one_inbox(seeded):
     app, _before, _rows = seeded
     with app.app_context():
-        assert current_revision(app) == head_revision() == LISTS_REVISION
+        assert current_revision(app) == head_revision()
         rows = lists_rows()
 
     assert [row.user_id for row in rows] == [1, 2, 3]
@@ -184,6 +184,26 @@ def test_every_task_lands_in_its_users_inbox_in_creation_order(seeded):
             enumerate(OLD_TASK_SPECS, start=1), key=lambda item: (item[1][2], item[0]))
             if owner == user_id]
         assert by_position == by_creation
+
+
+def test_list_counts_are_filled_in_and_kept_from_then_on(seeded):
+    app, _before, _rows = seeded
+    with app.app_context(), db.engine.connect() as connection:
+        counted = connection.exec_driver_sql(
+            "SELECT lists.id, lists.task_count, lists.open_count, "
+            "(SELECT count(*) FROM tasks WHERE list_id = lists.id), "
+            "(SELECT count(*) FROM tasks WHERE list_id = lists.id AND NOT completed) "
+            "FROM lists ORDER BY lists.id").all()
+    assert [row[1:3] for row in counted] == [row[3:] for row in counted]
+    assert sum(row[1] for row in counted) == len(OLD_TASK_SPECS)
+    client = app.test_client()
+    headers = login(client, "ada@example.com")
+    inbox = client.get("/api/v1/lists", headers=headers).get_json()[0]
+    made = create_task_as(client, headers, "counted by the trigger")
+    assert client.patch(f"{TASKS}/{made['id']}/complete", headers=headers).status_code == 200
+    after = client.get("/api/v1/lists", headers=headers).get_json()[0]
+    assert (after["task_count"], after["open_count"]) == (
+        inbox["task_count"] + 1, inbox["open_count"])
 
 
 def test_nothing_is_lost(seeded):
@@ -252,7 +272,9 @@ def test_text_search_keeps_working_after_the_migration(seeded):
                 indexed = connection.exec_driver_sql(
                     "SELECT count(*) FROM tasks_fts WHERE tasks_fts MATCH '\"giraffe\"'"
                 ).scalar()
-            assert triggers == {"tasks_fts_insert", "tasks_fts_delete", "tasks_fts_update"}
+            assert triggers == {"tasks_fts_insert", "tasks_fts_delete", "tasks_fts_update",
+                                "tasks_list_count_insert", "tasks_list_count_delete",
+                                "tasks_list_count_update"}
             assert indexed == 1
 
 
@@ -311,7 +333,7 @@ def test_downgrade_to_the_previous_revision_and_up_again(seeded):
             assert found == 1
 
         flask_migrate.upgrade()
-        assert current_revision(app) == LISTS_REVISION
+        assert current_revision(app) == head_revision()
         rows_after = lists_rows()
         assert [row.user_id for row in rows_after] == [1, 2, 3]
         assert all(row.is_inbox for row in rows_after)

@@ -26,10 +26,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from taskapi.models import Tag, Task, task_tags
+from taskapi.models import Tag, Task, TaskList, task_tags
 from taskapi.tasks.filters import order_by, parse_sort, sort_columns
 
-TASKS, TAGS = Task.__table__, Tag.__table__
+TASKS, TAGS, LISTS = Task.__table__, Tag.__table__, TaskList.__table__
 #: Columns of a task row, in order; the datetimes among them.
 COLUMNS = ("id", "user_id", "title", "description", "completed", "completed_at",
            "priority", "due_at", "created_at", "updated_at", "version", "list_id",
@@ -60,15 +60,39 @@ def _columns(dialect: str) -> list[sa.ColumnElement]:
     return [*columns, _tags_column(dialect)]
 
 
+def _list_count(shape: tuple) -> sa.Select | None:
+    """The total of a list of ``shape`` read from the list row, for the shapes
+    whose total is a list's counter (``lists.task_count``, ``open_count``: kept
+    by triggers, :data:`taskapi.models.LIST_COUNT_DDL`): ``list_id`` alone, or
+    with ``completed``. None for any other shape (the tasks are counted)."""
+    if shape == (("list_id",),):
+        column = LISTS.c.task_count
+    elif shape == (("list_id",), ("completed",)):
+        column = sa.case((sa.bindparam("f_completed", type_=sa.Boolean()),
+                          LISTS.c.task_count - LISTS.c.open_count), else_=LISTS.c.open_count)
+    else:
+        return None
+    return sa.select(column).where(LISTS.c.id == sa.bindparam("f_list_id", type_=sa.Integer()),
+                                   LISTS.c.user_id == sa.bindparam("user_id"))
+
+
 class PageStatement:
     """The page ``SELECT`` of one shape (``select``: task columns, the total for
-    offset pages, then the sort keys) and its ``count`` for a page past the end."""
+    offset pages, then the sort keys) and its ``count`` for a page past the end.
 
-    def __init__(self, dialect: str, sort_text: str, conditions: list, keyset: bool):
+    The total is a scalar subquery of the page statement (one snapshot). For a
+    list's tasks (``list_id``, maybe ``completed``) it reads the list's counter
+    (:func:`_list_count`), so that page 1 of a 100,000-task list reads about
+    ``page_size`` rows, as a cursor page does; other filters count their rows."""
+
+    def __init__(self, dialect: str, sort_text: str, conditions: list, keyset: bool,
+                 shape: tuple = ()):
         sort = parse_sort(sort_text)
         where = [TASKS.c.user_id == sa.bindparam("user_id"), *conditions]
         keys = [expr.label(f"_k{index}") for index, (expr, _) in enumerate(sort_columns(sort))]
-        self.count = sa.select(sa.func.count()).select_from(TASKS).where(*where)
+        counter = _list_count(shape)
+        self.count = (counter if counter is not None
+                      else sa.select(sa.func.count()).select_from(TASKS).where(*where))
         select = sa.select(*_columns(dialect)).where(*where)
         if keyset:
             select = select.add_columns(*keys)
@@ -91,7 +115,7 @@ def page_statement(dialect: str, sort_text: str, shape: tuple, *, keyset: bool,
     key = (dialect, sort_text, shape, keyset)
     statement = _pages.get(key)
     if statement is None:
-        statement = PageStatement(dialect, sort_text, build(), keyset)
+        statement = PageStatement(dialect, sort_text, build(), keyset, shape)
         if len(_pages) >= MAX_SHAPES:
             _pages.clear()
         _pages[key] = statement
