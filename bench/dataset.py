@@ -119,6 +119,7 @@ def seed(sizes: Sizes) -> None:
         "id": user_id, "user_id": user_id, "name": INBOX_NAME, "name_key": INBOX_NAME.lower(),
         "color": None, "position": "a0", "archived": False, "is_inbox": True,
         "created_at": now - HISTORY, "updated_at": now - HISTORY, "version": 1,
+        "task_count": 0, "open_count": 0,  # counted by the triggers as the tasks go in
     } for user_id, _ in owners))
     _insert(Tag.__table__, ({
         "id": _tag_id(user_id, j), "user_id": user_id, "name": name, "name_key": name.lower(),

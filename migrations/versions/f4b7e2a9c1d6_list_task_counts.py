@@ -32,28 +32,52 @@ TRIGGERS = {
         "open_count = open_count + (NOT new.completed) WHERE id = new.list_id; END",
     ),
     "postgresql": (
-        "CREATE OR REPLACE FUNCTION tasks_list_count() RETURNS trigger "
+        # Inserts and deletes: one UPDATE per statement and list, from the
+        # statement's transition table (a bulk insert or a batch deletion moves
+        # each list row once, not once per task).
+        "CREATE OR REPLACE FUNCTION tasks_list_count_insert() RETURNS trigger "
         "LANGUAGE plpgsql AS $$ BEGIN "
-        "IF TG_OP <> 'INSERT' THEN UPDATE lists SET task_count = task_count - 1, "
-        "open_count = open_count - (NOT OLD.completed)::int WHERE id = OLD.list_id; END IF; "
-        "IF TG_OP <> 'DELETE' THEN UPDATE lists SET task_count = task_count + 1, "
-        "open_count = open_count + (NOT NEW.completed)::int WHERE id = NEW.list_id; END IF; "
+        "UPDATE lists SET task_count = lists.task_count + c.n, "
+        "open_count = lists.open_count + c.open FROM (SELECT list_id, count(*) AS n, "
+        "count(*) FILTER (WHERE NOT completed) AS open FROM new_rows GROUP BY list_id) AS c "
+        "WHERE lists.id = c.list_id; RETURN NULL; END $$",
+        "CREATE OR REPLACE FUNCTION tasks_list_count_delete() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN "
+        "UPDATE lists SET task_count = lists.task_count - c.n, "
+        "open_count = lists.open_count - c.open FROM (SELECT list_id, count(*) AS n, "
+        "count(*) FILTER (WHERE NOT completed) AS open FROM old_rows GROUP BY list_id) AS c "
+        "WHERE lists.id = c.list_id; RETURN NULL; END $$",
+        "CREATE OR REPLACE FUNCTION tasks_list_count_update() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN "
+        "UPDATE lists SET task_count = task_count - 1, "
+        "open_count = open_count - (NOT OLD.completed)::int WHERE id = OLD.list_id; "
+        "UPDATE lists SET task_count = task_count + 1, "
+        "open_count = open_count + (NOT NEW.completed)::int WHERE id = NEW.list_id; "
         "RETURN NULL; END $$",
-        "CREATE TRIGGER tasks_list_count AFTER INSERT OR DELETE ON tasks "
-        "FOR EACH ROW EXECUTE FUNCTION tasks_list_count()",
+        "CREATE TRIGGER tasks_list_count_insert AFTER INSERT ON tasks "
+        "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT "
+        "EXECUTE FUNCTION tasks_list_count_insert()",
+        "CREATE TRIGGER tasks_list_count_delete AFTER DELETE ON tasks "
+        "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT "
+        "EXECUTE FUNCTION tasks_list_count_delete()",
+        # Moves and (re)openings: per row, and only when list_id or completed
+        # changed (a transition table cannot go with a column list).
         "CREATE TRIGGER tasks_list_count_update AFTER UPDATE OF list_id, completed ON tasks "
         "FOR EACH ROW WHEN (OLD.list_id IS DISTINCT FROM NEW.list_id "
         "OR OLD.completed IS DISTINCT FROM NEW.completed) "
-        "EXECUTE FUNCTION tasks_list_count()",
+        "EXECUTE FUNCTION tasks_list_count_update()",
     ),
 }
 DROPS = {
     "sqlite": ("DROP TRIGGER IF EXISTS tasks_list_count_insert",
                "DROP TRIGGER IF EXISTS tasks_list_count_delete",
                "DROP TRIGGER IF EXISTS tasks_list_count_update"),
-    "postgresql": ("DROP TRIGGER IF EXISTS tasks_list_count ON tasks",
+    "postgresql": ("DROP TRIGGER IF EXISTS tasks_list_count_insert ON tasks",
+                   "DROP TRIGGER IF EXISTS tasks_list_count_delete ON tasks",
                    "DROP TRIGGER IF EXISTS tasks_list_count_update ON tasks",
-                   "DROP FUNCTION IF EXISTS tasks_list_count()"),
+                   "DROP FUNCTION IF EXISTS tasks_list_count_insert()",
+                   "DROP FUNCTION IF EXISTS tasks_list_count_delete()",
+                   "DROP FUNCTION IF EXISTS tasks_list_count_update()"),
 }
 
 
