@@ -41,10 +41,12 @@ SIZES = Sizes(200, 100, 1000)
 
 
 def _users(path: Path) -> list[tuple[str, list[str]]]:
+    """``(token, task ids)`` per line of the users file (``token L<list_id> id ...``;
+    the list field is for the load scripts' list_position scenario)."""
     users = []
     for line in path.read_text().splitlines():
-        token, *ids = line.split()
-        users.append((token, ids))
+        token, *fields = line.split()
+        users.append((token, [field for field in fields if not field.startswith("L")]))
     return users
 
 

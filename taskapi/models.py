@@ -276,13 +276,13 @@ def inbox_id(connection: sa.Connection, user_id: int) -> int | None:
         _LISTS.c.user_id == user_id, _LISTS.c.is_inbox.is_(True)))
 
 
-def sibling_filter(user_id: int, list_id: int,
+def sibling_filter(user_id: int | sa.ColumnElement[int], list_id: int | sa.ColumnElement[int],
                    parent_id: int | None) -> sa.ColumnElement[bool]:
     """The ``WHERE`` of the user's tasks of ``list_id`` under ``parent_id`` (None:
-    the top level). ``user_id`` leads the index ``(user_id, list_id, position,
-    id)`` that serves the top level; without it, ``parent_id IS NULL`` would
-    read every user's top-level tasks. Children are found by ``(parent_id,
-    position, id)``."""
+    the top level; the ids may be bind parameters or columns). ``user_id`` leads
+    the index ``(user_id, list_id, position, id)`` that serves the top level;
+    without it, ``parent_id IS NULL`` would read every user's top-level tasks.
+    Children are found by ``(parent_id, position, id)``."""
     tasks = Task.__table__
     if parent_id is None:
         return sa.and_(tasks.c.user_id == user_id, tasks.c.list_id == list_id,

@@ -22,6 +22,7 @@ from taskapi.data_version import bump
 from taskapi.database import end_batch
 from taskapi.extensions import db
 from taskapi.models import Task, TaskList, task_tags, utcnow
+from taskapi.quotas import count_up_to
 from taskapi.tags.service import remove_unused_tags
 from taskapi.tasks.placement import MAX_KEY_LENGTH, field_error, owned_list, recount, subtree
 
@@ -48,8 +49,7 @@ def check_list_quota(user_id: int) -> None:
     """409 when the user has ``MAX_LISTS_PER_USER`` lists already (archived ones
     included)."""
     quota = current_app.config["MAX_LISTS_PER_USER"]
-    bounded = sa.select(sa.literal(1)).where(LISTS.c.user_id == user_id).limit(quota)
-    if db.session.scalar(sa.select(sa.func.count()).select_from(bounded.subquery())) >= quota:
+    if count_up_to(LISTS, user_id, quota) >= quota:
         abort(409, message=f"You have reached the limit of {quota:,} lists per account; "
               "delete some to create more.")
 

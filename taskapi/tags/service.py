@@ -31,6 +31,7 @@ from taskapi.data_version import bump
 from taskapi.database import end_batch
 from taskapi.extensions import db
 from taskapi.models import Tag, Task, task_tags, utcnow
+from taskapi.quotas import count_up_to
 from taskapi.tags.queries import tag_key
 
 log = logging.getLogger("taskapi.tasks")
@@ -97,8 +98,7 @@ def check_tag_quota(user_id: int, new: int) -> None:
     SQLite writes are serialised anyway.
     """
     quota = current_app.config["MAX_TAGS_PER_USER"]
-    bounded = sa.select(sa.literal(1)).where(TAGS.c.user_id == user_id).limit(quota)
-    count = db.session.scalar(sa.select(sa.func.count()).select_from(bounded.subquery()))
+    count = count_up_to(TAGS, user_id, quota)
     if count + new <= quota:
         return
     if count >= quota:

@@ -99,6 +99,29 @@ def position_for(user_id: int, list_id: int, parent_id: int | None, *,
     raise RuntimeError("no position after renumbering")  # pragma: no cover
 
 
+#: Built once (SQLAlchemy's compiled cache serves it); bind parameter ``user_id``.
+_INBOX_AND_LAST = sa.select(
+    LISTS.c.id,
+    sa.select(sa.func.max(TASKS.c.position))
+    .where(sibling_filter(sa.bindparam("user_id"), LISTS.c.id, None)).scalar_subquery(),
+).where(LISTS.c.user_id == sa.bindparam("user_id"), LISTS.c.is_inbox.is_(True))
+
+
+def inbox_and_last_position(user_id: int) -> tuple[int, str | None]:
+    """The id of the user's Inbox and the last position at its top level (None
+    when it has no task): a new task's default place, in one statement."""
+    row = db.session.execute(_INBOX_AND_LAST, {"user_id": user_id}).one()
+    return row[0], row[1]
+
+
+def key_after(last: str | None) -> str | None:
+    """A key after ``last`` (None: the first key), or None when it would exceed
+    :data:`MAX_KEY_LENGTH` (the caller then goes through :func:`position_for`,
+    which renumbers)."""
+    key = generate_key_between(last, None)
+    return key if len(key) <= MAX_KEY_LENGTH else None
+
+
 def _last_position(user_id: int, list_id: int, parent_id: int | None,
                    exclude: int | None) -> str | None:
     if exclude is None:

@@ -23,6 +23,7 @@ from flask_smorest import abort
 from taskapi.data_version import bump
 from taskapi.extensions import db
 from taskapi.models import Task, inbox_id, task_tags, utcnow
+from taskapi.quotas import count_up_to
 from taskapi.tags.service import remove_unused_tags, resolve_tags
 from taskapi.tasks import placement
 
@@ -50,20 +51,16 @@ def etag_data(task: Task | dict) -> dict:
 
 
 def check_task_quota(user_id: int) -> None:
-    """409 when the user already has ``MAX_TASKS_PER_USER`` tasks.
-
-    The count stops at the quota (``SELECT count(*) FROM (SELECT 1 FROM tasks
-    WHERE user_id = ? LIMIT quota)``, on the ``user_id`` index): a few index
-    entries for a normal user, at most the quota for one near it. Exact under
-    concurrency when the caller holds the user's row lock first, as
-    :func:`create_task` does: on PostgreSQL concurrent creates of one user then
-    wait for each other at that lock (each for the previous one's commit) and
-    the last ones over the quota get the 409, so the quota is never exceeded;
-    on SQLite writes are serialised by the database lock.
+    """409 when the user already has ``MAX_TASKS_PER_USER`` tasks (counted up to
+    the quota: :mod:`taskapi.quotas`). Exact under concurrency when the caller
+    holds the user's row lock first, as :func:`create_task` does: on PostgreSQL
+    concurrent creates of one user then wait for each other at that lock (each
+    for the previous one's commit) and the last ones over the quota get the 409,
+    so the quota is never exceeded; on SQLite writes are serialised by the
+    database lock.
     """
     quota = current_app.config["MAX_TASKS_PER_USER"]
-    bounded = sa.select(sa.literal(1)).where(TASKS.c.user_id == user_id).limit(quota)
-    if db.session.scalar(sa.select(sa.func.count()).select_from(bounded.subquery())) >= quota:
+    if count_up_to(TASKS, user_id, quota) >= quota:
         abort(409, message=f"You have reached the limit of {quota:,} tasks per account; "
               "delete some to create more.")
 
@@ -84,14 +81,18 @@ def create_task(user_id: int, data: dict) -> Task:
     placement.lock_tasks(user_id, [parent_id])  # then the parent, whose counts change
     check_task_quota(user_id)
     now = utcnow()
+    first, position = data.get("position") == "first", None
     if parent_id is not None:
         list_id = placement.check_parent(user_id, parent_id, list_id).list_id
     elif list_id is not None:
         placement.owned_list(user_id, list_id)
-    else:
+    elif first:
         list_id = inbox_id(db.session.connection(), user_id)
-    position = placement.position_for(user_id, list_id, parent_id,
-                                      first=data.get("position") == "first")
+    else:  # the common case, last in the Inbox: one statement finds both
+        list_id, last = placement.inbox_and_last_position(user_id)
+        position = placement.key_after(last)
+    if position is None:
+        position = placement.position_for(user_id, list_id, parent_id, first=first)
     task = Task(user_id=user_id, title=data["title"], created_at=now, list_id=list_id,
                 parent_id=parent_id, position=position)
     task.apply(_with_tags(user_id, data), now)
