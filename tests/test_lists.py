@@ -1655,3 +1655,28 @@ def test_a_list_pages_total_is_the_lists_counter(app, client, user):
     past_the_end = client.get(f"{base}&page=600", headers=user.headers)
     assert past_the_end.status_code == 200 and past_the_end.get_json() == []
     assert pagination(past_the_end)["total"] == 1000
+
+
+def test_concurrent_writes_with_one_if_match_one_wins_the_other_is_412(app, client, user):
+    """Two renames of one list sent with the same If-Match at once: the user's row
+    lock comes before the If-Match check, so the second compares with the first
+    one's commit and gets a 412; exactly one name lands."""
+    from tests.helpers import concurrently
+
+    work = create_list(client, user, name="Work")
+    etag = etag_of(client, user, work["id"])
+
+    def rename(name):
+        def call(own_client):
+            return own_client.patch(f"{LISTS}/{work['id']}", json={"name": name},
+                                    headers={**user.headers, "If-Match": etag})
+        return call
+
+    for attempt in range(5):
+        answers = concurrently(app, [rename(f"First {attempt}"), rename(f"Second {attempt}")])
+        assert sorted(answer.status_code for answer in answers) == [200, 412]
+        (won,) = [answer for answer in answers if answer.status_code == 200]
+        (lost,) = [answer for answer in answers if answer.status_code == 412]
+        assert lost.get_json()["code"] == 412
+        assert list_row(app, work["id"])["name"] == won.get_json()["name"]
+        etag = won.headers["ETag"]

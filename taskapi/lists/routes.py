@@ -6,6 +6,8 @@ from flask import url_for
 from flask.views import MethodView
 from flask_jwt_extended import current_user, jwt_required
 
+from taskapi.data_version import bump
+from taskapi.extensions import db
 from taskapi.lists import queries, service
 from taskapi.lists.schemas import (
     ListArgsSchema,
@@ -50,7 +52,12 @@ def _written(list_id: int) -> dict:
 
 def _write_target(list_id: int):
     """The current user's list for a write, checked against If-Match (its ETag
-    covers its counts, so they are read too)."""
+    covers its counts, so they are read too). The user's row lock comes first
+    (the lock order of every write path, :mod:`taskapi.data_version`): a
+    concurrent writer of the same list waits, then compares If-Match with what
+    the first one committed, so the loser gets the 412 (RFC 9110 section
+    13.1.1), not a 409 at the version check of the flush."""
+    bump(db.session, [current_user.id])
     blp.check_etag(queries.etag_data(_current(list_id)))
     return owned_list(current_user.id, list_id, field=None)
 
