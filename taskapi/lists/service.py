@@ -222,12 +222,12 @@ def delete_list(task_list: TaskList, tasks: str | None = None, to: int | None = 
         owned_list(user_id, to, "to")
     done = DeletedList()
     while True:
+        bump(db.session, [user_id])  # each batch: the user row first, then task rows
         top = _batch_roots(user_id, list_id, size)
         if top and tasks is None:
             abort(409, message="The list holds tasks: delete it with ?tasks=delete, or "
                   "?tasks=move&to=<list_id> to keep them.")
         levels = subtree(top)
-        bump(db.session, [user_id])
         if tasks == "move" and top:
             done.moved += _move_batch(user_id, levels, to)
         elif top:
