@@ -1680,3 +1680,37 @@ def test_concurrent_writes_with_one_if_match_one_wins_the_other_is_412(app, clie
         assert lost.get_json()["code"] == 412
         assert list_row(app, work["id"])["name"] == won.get_json()["name"]
         etag = won.headers["ETag"]
+
+
+def test_the_default_listings_total_sums_the_counters_of_lists_shown(app, client, user,
+                                                                      other_user):
+    """Without ``list_id`` the total of page 1 is the sum of the counters of the
+    user's lists that are not archived (their tasks are the ones listed)."""
+    work, home = create_list(client, user, name="Work"), create_list(client, user, name="Home")
+    for n in range(3):
+        create_task(client, user, title=f"inbox {n}")
+    for n in range(4):
+        made = create_task(client, user, title=f"work {n}", list_id=work["id"])
+        if n == 0:
+            complete(client, user, made["id"])
+    for n in range(2):
+        create_task(client, user, title=f"home {n}", list_id=home["id"])
+    create_task(client, other_user, title="theirs")
+    archived = client.patch(f"{LISTS}/{home['id']}", json={"archived": True},
+                            headers=user.headers)
+    assert archived.status_code == 200
+    base = f"{TASKS}?page_size=2"
+    for query, total in (("", 7), ("&completed=false", 6), ("&completed=true", 1),
+                         ("&sort=due_at", 7), ("&priority=high", 0)):
+        response = client.get(base + query, headers=user.headers)
+        assert response.status_code == 200
+        assert pagination(response)["total"] == total, query
+    with app.app_context():
+        db.session.execute(sa.update(TaskList).where(TaskList.id == work["id"])
+                           .values(task_count=100, open_count=90))
+        db.session.execute(sa.update(User).where(User.id == user.id)
+                           .values(data_version=User.data_version + 1))
+        db.session.commit()
+    for query, total in (("", 103), ("&completed=false", 93), ("&completed=true", 10),
+                         ("&priority=high", 0)):  # another filter: counted
+        assert pagination(client.get(base + query, headers=user.headers))["total"] == total

@@ -61,19 +61,30 @@ def _columns(dialect: str) -> list[sa.ColumnElement]:
 
 
 def _list_count(shape: tuple) -> sa.Select | None:
-    """The total of a list of ``shape`` read from the list row, for the shapes
-    whose total is a list's counter (``lists.task_count``, ``open_count``: kept
-    by triggers, :data:`taskapi.models.LIST_COUNT_DDL`): ``list_id`` alone, or
-    with ``completed``. None for any other shape (the tasks are counted)."""
-    if shape == (("list_id",),):
-        column = LISTS.c.task_count
-    elif shape == (("list_id",), ("completed",)):
-        column = sa.case((sa.bindparam("f_completed", type_=sa.Boolean()),
-                          LISTS.c.task_count - LISTS.c.open_count), else_=LISTS.c.open_count)
+    """The total of a list of ``shape`` read from list rows, for the shapes whose
+    total is a sum of lists' counters (``lists.task_count``, ``open_count``:
+    kept by triggers, :data:`taskapi.models.LIST_COUNT_DDL`):
+
+    - ``list_id``, alone or with ``completed``: that list's row;
+    - the default listing (``hide_archived``: no list or parent named), alone
+      or with ``completed``: the sum over the user's lists that are not
+      archived (a few rows, not the user's tasks).
+
+    None for any other shape (the tasks are counted)."""
+    filters = [key for key in shape if key != ("completed",)]
+    if filters == [("list_id",)]:
+        where = [LISTS.c.id == sa.bindparam("f_list_id", type_=sa.Integer())]
+    elif filters == [("hide_archived",)]:
+        where = [LISTS.c.archived.is_(False)]
     else:
         return None
-    return sa.select(column).where(LISTS.c.id == sa.bindparam("f_list_id", type_=sa.Integer()),
-                                   LISTS.c.user_id == sa.bindparam("user_id"))
+    if ("completed",) in shape:
+        count = sa.case((sa.bindparam("f_completed", type_=sa.Boolean()),
+                         LISTS.c.task_count - LISTS.c.open_count), else_=LISTS.c.open_count)
+    else:
+        count = LISTS.c.task_count
+    return (sa.select(sa.func.coalesce(sa.func.sum(count), 0))
+            .where(LISTS.c.user_id == sa.bindparam("user_id"), *where))
 
 
 class PageStatement:
@@ -81,9 +92,10 @@ class PageStatement:
     offset pages, then the sort keys) and its ``count`` for a page past the end.
 
     The total is a scalar subquery of the page statement (one snapshot). For a
-    list's tasks (``list_id``, maybe ``completed``) it reads the list's counter
-    (:func:`_list_count`), so that page 1 of a 100,000-task list reads about
-    ``page_size`` rows, as a cursor page does; other filters count their rows."""
+    list's tasks and for the default listing (maybe with ``completed``) it sums
+    list counters (:func:`_list_count`), so that page 1 of a 100,000-task list
+    or account reads about ``page_size`` rows, as a cursor page does; other
+    filters count their rows."""
 
     def __init__(self, dialect: str, sort_text: str, conditions: list, keyset: bool,
                  shape: tuple = ()):
