@@ -56,7 +56,8 @@ def _write_target(list_id: int):
     (the lock order of every write path, :mod:`taskapi.data_version`): a
     concurrent writer of the same list waits, then compares If-Match with what
     the first one committed, so the loser gets the 412 (RFC 9110 section
-    13.1.1), not a 409 at the version check of the flush."""
+    13.1.1). Checked before the lock, both passed on PostgreSQL and the second
+    overwrote the first (a lost update)."""
     bump(db.session, [current_user.id])
     blp.check_etag(queries.etag_data(_current(list_id)))
     return owned_list(current_user.id, list_id, field=None)
