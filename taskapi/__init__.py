@@ -81,6 +81,8 @@ def register_blueprints(app: Flask) -> None:
     from taskapi.extensions import api
     from taskapi.lists import blp as lists_blp
     from taskapi.readiness import blp as health_blp
+    from taskapi.sync.idempotency import document, init_idempotency
+    from taskapi.sync.routes import blp as sync_blp
     from taskapi.tags import blp as tags_blp
     from taskapi.tasks import blp as tasks_blp
 
@@ -88,10 +90,14 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(tasks_blp)
     api.register_blueprint(tags_blp)
     api.register_blueprint(lists_blp)
+    api.register_blueprint(sync_blp)
     api.register_blueprint(compat_blp)
     api.register_blueprint(health_blp)
     api.spec.tag({"name": compat_tag, "description": "The original backend's URL contract, "
                   "kept unchanged for existing clients: /api/auth/* and /api/{user_id}/tasks."})
+    # After every blueprint: Idempotency-Key wraps each unsafe /api/v1 route.
+    init_idempotency(app)
+    document(api.spec)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -1,4 +1,5 @@
-"""Admin commands: ``flask users ...``, ``flask tokens prune`` and the shell context.
+"""Admin commands: ``flask users ...``, ``flask tokens prune``, ``flask sync prune``
+and the shell context.
 
 Every command exits non-zero with a message on stderr when it cannot do what
 was asked (unknown email, duplicate account, invalid input).
@@ -20,9 +21,12 @@ from taskapi.auth.schemas import PASSWORD_MAX, PASSWORD_MIN, RegisterSchema
 from taskapi.auth.tokens import prune_expired_tokens, revoke_all_tokens
 from taskapi.extensions import db
 from taskapi.models import IssuedToken, Task, User
+from taskapi.sync.feed import prune_tombstones
+from taskapi.sync.idempotency import prune_keys
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 tokens_cli = AppGroup("tokens", help="Maintain the issued-token table.")
+sync_cli = AppGroup("sync", help="Maintain the change feed's tombstones and idempotency keys.")
 
 _register_schema = RegisterSchema()
 
@@ -31,6 +35,7 @@ def register_cli(app: Flask) -> None:
     """Add the command groups and the ``flask shell`` context to ``app``."""
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(sync_cli)
     app.shell_context_processor(
         lambda: {"db": db, "sa": sa, "User": User, "Task": Task, "IssuedToken": IssuedToken}
     )
@@ -160,3 +165,17 @@ def prune_tokens() -> None:
     count = prune_expired_tokens()
     db.session.commit()
     click.echo(f"Pruned {count} expired token record(s).")
+
+
+@sync_cli.command("prune")
+@click.option("--days", type=click.IntRange(min=0), default=None,
+              help="Keep tombstones this many days (default: SYNC_TOMBSTONE_DAYS).")
+def prune_sync(days: int | None) -> None:
+    """Delete tombstones older than SYNC_TOMBSTONE_DAYS and expired idempotency keys.
+
+    Sync tokens older than a pruned tombstone are answered 410 afterwards (the
+    client syncs in full); run it daily, beside ``flask tokens prune``."""
+    tombstones = prune_tombstones(days)
+    keys = prune_keys()
+    db.session.commit()
+    click.echo(f"Pruned {tombstones} tombstone(s) and {keys} expired idempotency key(s).")

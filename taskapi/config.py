@@ -85,6 +85,11 @@ class Defaults:
     CACHE_DEFAULT_TIMEOUT = 60  # seconds a kept page lives
     CACHE_THRESHOLD = 2000  # pages kept per process (SimpleCache)
 
+    # Sync (taskapi.sync): deletions kept for the change feed, and stored
+    # Idempotency-Key answers.
+    SYNC_TOMBSTONE_DAYS = 90  # older tombstones are pruned; older sync tokens get 410
+    IDEMPOTENCY_TTL = 24 * 3600  # seconds an Idempotency-Key's answer is kept
+
     COMPAT_LIST_CAP = 1000  # most tasks GET /api/{user_id}/tasks returns unpaged
     REQUIRE_IF_MATCH = False  # True: task writes without If-Match get 428
 

@@ -71,6 +71,10 @@ class User(db.Model):
     #: tags (:mod:`taskapi.data_version`): the source of list ETags and the key of
     #: cached list pages. Never decreases.
     data_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: The change feed holds no tombstone of this user's at or below this
+    #: sequence any more (pruned, :mod:`taskapi.sync.feed`): an older sync token
+    #: is answered 410 Gone.
+    sync_horizon: Mapped[int] = mapped_column(default=0, server_default="0")
 
     tasks: Mapped[list[Task]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -78,6 +82,14 @@ class User(db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email!r}>"
+
+
+def SYNC_SEQ() -> Mapped[int]:  # noqa: N802 (a column factory, read like a type)
+    """The ``sync_seq`` column: the ``data_version`` of the transaction that last
+    wrote the row, set by the database's triggers (:mod:`taskapi.sync.models`),
+    never by this code; the row's place in the change feed."""
+    return mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                         server_default="0")
 
 
 task_tags = sa.Table(
@@ -99,12 +111,14 @@ class Tag(db.Model):
     """
 
     __tablename__ = "tags"
-    __table_args__ = (sa.UniqueConstraint("user_id", "name_key", name="uq_tags_user_id_name_key"),)
+    __table_args__ = (sa.UniqueConstraint("user_id", "name_key", name="uq_tags_user_id_name_key"),
+                      sa.Index("ix_tags_user_id_sync_seq", "user_id", "sync_seq", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(sa.String(50))
     name_key: Mapped[str] = mapped_column(sa.String(50))
+    sync_seq: Mapped[int] = SYNC_SEQ()
 
     def __repr__(self) -> str:
         return f"<Tag {self.name!r} of user {self.user_id}>"
@@ -130,6 +144,7 @@ class TaskList(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("user_id", "name_key", name="uq_lists_user_id_name_key"),
         sa.Index("ix_lists_user_id_position", "user_id", "position", "id"),
+        sa.Index("ix_lists_user_id_sync_seq", "user_id", "sync_seq", "id"),
         sa.Index("uq_lists_user_id_inbox", "user_id", unique=True,
                  sqlite_where=sa.text("is_inbox"), postgresql_where=sa.text("is_inbox")),
     )
@@ -151,6 +166,7 @@ class TaskList(db.Model):
     open_count: Mapped[int] = mapped_column(default=0, server_default="0")
     #: The ETag's source, as for tasks.
     version: Mapped[int] = mapped_column(server_default="1")
+    sync_seq: Mapped[int] = SYNC_SEQ()
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy API)
 
     def __repr__(self) -> str:
@@ -183,6 +199,8 @@ class Task(db.Model):
         # the parent_id foreign key); top-level tasks of a list (parent_id IS
         # NULL) are read from the index above.
         sa.Index("ix_tasks_parent_id_position", "parent_id", "position", "id"),
+        # The change feed (taskapi.sync.feed): a user's rows in sequence order.
+        sa.Index("ix_tasks_user_id_sync_seq", "user_id", "sync_seq", "id"),
         sa.CheckConstraint(
             "priority IN ('low', 'medium', 'high')", name="priority_valid"
         ),
@@ -213,6 +231,7 @@ class Task(db.Model):
     #: Incremented by every UPDATE (SQLAlchemy's version counter): the ETag's
     #: source, and an UPDATE of a stale copy fails instead of overwriting.
     version: Mapped[int] = mapped_column(server_default="1")
+    sync_seq: Mapped[int] = SYNC_SEQ()
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy API)
 
     user: Mapped[User] = relationship(back_populates="tasks")
@@ -469,3 +488,8 @@ class IssuedToken(db.Model):
 
     def __repr__(self) -> str:
         return f"<IssuedToken {self.token_type} {self.jti} user {self.user_id}>"
+
+
+# The change feed's and idempotency's tables and triggers (after the tables they
+# name, on the same metadata).
+from taskapi.sync import models as _sync_models  # noqa: E402, F401

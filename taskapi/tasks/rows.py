@@ -60,6 +60,12 @@ def _columns(dialect: str) -> list[sa.ColumnElement]:
     return [*columns, _tags_column(dialect)]
 
 
+def task_columns(dialect: str) -> list[sa.ColumnElement]:
+    """The columns of a task row for :func:`converter`: :data:`COLUMNS`, then the
+    tag names aggregated (for other read paths, such as the change feed)."""
+    return _columns(dialect)
+
+
 def _list_count(shape: tuple) -> sa.Select | None:
     """The total of a list of ``shape`` read from list rows, for the shapes whose
     total is a sum of lists' counters (``lists.task_count``, ``open_count``:
