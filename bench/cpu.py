@@ -12,7 +12,9 @@ kernel share the two cores).
 Scenarios: ``list`` (GET /api/v1/tasks?page_size=20), ``list_304`` (the same
 with the ETag of the previous answer: If-None-Match), ``get``, ``post``,
 ``patch`` (as the HTTP scenarios), and ``compat_list``: the original
-contract's unpaged ``GET /api/{user_id}/tasks`` of a user with 1,000 tasks.
+contract's unpaged ``GET /api/{user_id}/tasks`` of a user with 1,000 tasks;
+``sync``: the change feed's delta of 1,000 task changes of that user
+(``limit=1000``), and ``sync_empty``: the feed when nothing changed.
 
 ``--rate-limits`` serves with the production rate limits on (memory storage),
 as a deployment does by default; the HTTP benchmark runs with them off.
@@ -35,7 +37,9 @@ from bench.dataset import Sizes
 from bench.prepare import prepare, server_settings
 from bench.server import environment
 
-SCENARIOS = ("list", "list_304", "get", "post", "patch", "compat_list")
+SCENARIOS = ("list", "list_304", "get", "post", "patch", "compat_list", "sync", "sync_empty")
+#: Scenarios whose answer holds 1,000 items: a tenth of the requests per round.
+LARGE = frozenset({"compat_list", "sync"})
 #: Regular users x tasks, plus one user with 1,000 tasks (the compat list's cap).
 SIZES = Sizes(200, 100, 1000)
 
@@ -53,9 +57,10 @@ def _users(path: Path) -> list[tuple[str, list[str]]]:
 class Scenarios:
     """The requests of each scenario, against one app's test client."""
 
-    def __init__(self, app, users: list[tuple[str, list[str]]], big: tuple[int, str]):
+    def __init__(self, app, users: list[tuple[str, list[str]]], big: tuple[int, str],
+                 sync_tokens: tuple[str, str]):
         self.client = app.test_client()
-        self.users, self.big = users, big
+        self.users, self.big, self.sync_tokens = users, big, sync_tokens
         self.sent = 0
         self.etags: dict[str, str] = {}
 
@@ -91,6 +96,12 @@ class Scenarios:
             user_id, big_token = self.big
             response = self.client.get(f"/api/{user_id}/tasks",
                                        headers=self._headers(big_token))
+        elif kind in ("sync", "sync_empty"):
+            since = self.sync_tokens[0 if kind == "sync" else 1]
+            response = self.client.get(f"/api/v1/sync?limit=1000&since={since}",
+                                       headers=self._headers(self.big[1]))
+            if kind == "sync" and len(response.get_json()["changes"]) != 1000:
+                raise RuntimeError("sync: the delta is not 1,000 changes")
         else:
             raise ValueError(kind)
         return response.status_code
@@ -129,13 +140,13 @@ def run(kinds: list[str], rounds: int = 5, requests: int = 200,
             for handler in logging.getLogger("taskapi").handlers:
                 handler.setStream(log_file)
             scenarios = Scenarios(app, _users(data.users_file),
-                                  (SIZES.big_user_id, data.big_token))
+                                  (SIZES.big_user_id, data.big_token), data.sync_tokens)
             for kind in kinds:  # warm-up: imports, compiled caches
-                measure(scenarios, kind, 20 if kind != "compat_list" else 3)
+                measure(scenarios, kind, 20 if kind not in LARGE else 3)
             results: dict[str, list[float]] = {kind: [] for kind in kinds}
             for _ in range(rounds):
                 for kind in kinds:
-                    count = requests // 10 if kind == "compat_list" else requests
+                    count = requests // 10 if kind in LARGE else requests
                     results[kind].append(measure(scenarios, kind, max(count, 1)))
             for handler in logging.getLogger("taskapi").handlers:
                 handler.setStream(sys.stderr)

@@ -272,6 +272,29 @@ def inbox_id(user_id: int) -> int:
     return user_id
 
 
+#: Changes in the delta of the ``sync`` scenario (the feed's page at limit=1000).
+SYNC_DELTA = 1000
+
+
+def sync_delta(user_id: int, changes: int = SYNC_DELTA) -> tuple[str, str]:
+    """Two sync tokens of the user: one from before a delta of ``changes`` task
+    changes (the user's first ``changes`` tasks rewritten in one transaction, as
+    an offline client's batch would leave them) and one from after it (nothing
+    changed since). Call after :func:`seed`; the caller's app gives the secret."""
+    from taskapi.data_version import bump
+    from taskapi.sync import feed
+
+    users, tasks = User.__table__, Task.__table__
+    bound = db.session.scalar(sa.select(users.c.data_version).where(users.c.id == user_id))
+    bump(db.session, [user_id])
+    ids = sa.select(tasks.c.id).where(tasks.c.user_id == user_id).order_by(tasks.c.id)
+    db.session.execute(sa.update(tasks).where(tasks.c.id.in_(ids.limit(changes).scalar_subquery()))
+                       .values(version=tasks.c.version + 1))
+    db.session.commit()
+    return (feed.encode_token(user_id, feed.Position(bound, feed.END, 0, 0)),
+            feed.encode_token(user_id, feed.Position(bound + 1, feed.END, 0, 0)))
+
+
 def cursor_at(user_id: int, sort_text: str, position: int, list_id: int | None = None) -> str:
     """The cursor of the page that starts after the first ``position`` tasks of the
     user's tasks (of list ``list_id`` when given) in the order ``sort_text``

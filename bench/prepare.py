@@ -51,6 +51,8 @@ class Prepared:
     seconds: float
     neighbour_token: str | None = None
     deep_position_cursor: str | None = None  # the middle page of the big user's Inbox
+    #: The big user's sync tokens: before a 1,000-change delta, and after it.
+    sync_tokens: tuple[str, str] | None = None
 
 
 def server_settings(url: str, workdir: Path) -> dict[str, str]:
@@ -103,8 +105,9 @@ def prepare(env: dict[str, str], sizes: dataset.Sizes, load_users: int, workdir:
     with app.app_context():
         dataset.seed(sizes)
         tokens = dataset.issue_access_tokens(user_ids)
-        big_token = deep_cursor = deep_position_cursor = None
+        big_token = deep_cursor = deep_position_cursor = sync_tokens = None
         if sizes.big_user_id:
+            sync_tokens = dataset.sync_delta(sizes.big_user_id)
             big_token = dataset.issue_access_tokens([sizes.big_user_id])[sizes.big_user_id]
             deep_cursor = dataset.cursor_at(sizes.big_user_id, SORT,
                                             max(sizes.big_user_tasks // 2, 1))
@@ -126,7 +129,7 @@ def prepare(env: dict[str, str], sizes: dataset.Sizes, load_users: int, workdir:
     os.sync()
     return Prepared(sizes, users_file, logins_file, len(user_ids), big_token, deep_cursor,
                     forged_token(), time.monotonic() - began, neighbour_token,
-                    deep_position_cursor)
+                    deep_position_cursor, sync_tokens)
 
 
 def forged_token() -> str:

@@ -6,6 +6,9 @@ Targets (the issue's, measured side by side in one run):
   POST a task and PATCH a task >= 8% each;
 - the original contract's unpaged list of 1,000 tasks: <= 25 ms of CPU per
   request in process (bench/cpu.py, median of its rounds);
+- the change feed (issue 18): a delta of 1,000 changes <= 25 ms of CPU per
+  request in process, as the 1,000-task list; a sync with nothing new >= 15% of
+  the floor's requests/s, as the list page;
 - the concurrent-users scenario: p95 < 500 ms, p99 < 1,000 ms, 0 errors (socket
   errors plus responses outside 2xx);
 - a bad token's 401 during the users scenario: p99 < 100 ms;
@@ -59,6 +62,10 @@ def checks(results: dict[str, dict], scale: tuple[str, str] | None,
                   else None)
     add("unpaged original-contract list of 1,000 tasks: CPU in process", compat_cpu,
         "<=", 25, " ms")
+    sync_cpu = statistics.median(cpu["sync"]) if cpu and cpu.get("sync") else None
+    add("sync: a delta of 1,000 changes, CPU in process", sync_cpu, "<=", 25, " ms")
+    add("sync with nothing new / floor, requests/s", ratio("sync_empty", "floor", rps),
+        ">=", 0.15, "x")
     users = results.get("users")
     who = f"{users['connections']:,} users" if users else "users"
     add(f"{who}: p95 latency", p("users", "p95"), "<", 500, " ms")

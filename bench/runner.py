@@ -145,6 +145,9 @@ def _preflight(server: Gunicorn, data: prepare.Prepared, names: list[str]) -> No
     if data.big_token and {"position_page1", "deep_position"} & set(names):
         big_list = scenarios.POSITION_PATH.replace("{list_id}", str(data.sizes.big_user_id))
         checks.append((f"{big_list}&cursor={data.deep_position_cursor}", data.big_token, 200))
+    if data.big_token and data.sync_tokens and {"sync", "sync_empty"} & set(names):
+        checks.append((f"{scenarios.SYNC_PATH}&since={data.sync_tokens[0]}", data.big_token,
+                       200))
     if data.big_token and {"search_short", "search_word"} & set(names):
         checks.append((scenarios.SEARCH_WORD_PATH, data.big_token, 200))
     if data.neighbour_token and {"search_long", "tags_20", "noisy"} & set(names):

@@ -30,10 +30,12 @@ SEARCH_LONG_PATH = f"{LIST_PATH}&q={'a' * 199}b"
 TAGS_PATH = LIST_PATH + "".join(f"&tag=n{j}" for j in range(20))
 #: A list in its manual order; ``{list_id}`` is the user's Inbox (bench/lua/common.lua).
 POSITION_PATH = f"{LIST_PATH}&list_id={{list_id}}&sort=position"
+#: The change feed: one page as large as allowed.
+SYNC_PATH = "/api/v1/sync?limit=1000"
 #: The throughput scenarios on taskapi, in the order they run.
 TASKAPI = ("list", "filtered", "list_position", "get", "post", "patch", "compat_list", "deep",
            "bad_token", "login", "search_short", "search_word", "search_long", "tags_20",
-           "position_page1", "deep_position")
+           "position_page1", "deep_position", "sync", "sync_empty")
 #: Scenarios that repeat one expensive request: they run on a second server with
 #: the list page cache off (``TASKAPI_LIST_CACHE=false``), so every request runs
 #: its query, as a client varying its requests would make it.
@@ -88,7 +90,16 @@ def taskapi(name: str, data: Prepared, plan: Plan, label: str = "") -> Load:
     deep = f"{LIST_PATH}&cursor={data.deep_cursor}"
     big_list = POSITION_PATH.replace("{list_id}", str(data.sizes.big_user_id))
     big = data.sizes.big_user_tasks
+    before, after = data.sync_tokens or ("", "")
     specs = {
+        "sync": ("fixed", {"BENCH_PATH": f"{SYNC_PATH}&since={before}",
+                           "BENCH_TOKEN": data.big_token or ""},
+                 f"GET {SYNC_PATH}&since=...: a delta of 1,000 task changes of the "
+                 f"{big:,}-task user"),
+        "sync_empty": ("fixed", {"BENCH_PATH": f"/api/v1/sync?since={after}",
+                                 "BENCH_TOKEN": data.big_token or ""},
+                       "GET /api/v1/sync?since=...: nothing changed since (a polling "
+                       "client's usual answer)"),
         "list": ("list", {**users, "BENCH_PATH": LIST_PATH},
                  f"GET {LIST_PATH}, a random user"),
         "filtered": ("list", {**users, "BENCH_PATH": FILTERED_PATH},

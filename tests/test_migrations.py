@@ -19,7 +19,8 @@ from taskapi.models import Task, User, UTCDateTime, is_search_table, utcnow
 from tests.helpers import TEST_SECRETS, dispose, make_app
 
 BUSY_TIMEOUT_MS = 1234
-MODEL_TABLES = {"users", "tasks", "issued_tokens", "tags", "task_tags", "lists"}
+MODEL_TABLES = {"users", "tasks", "issued_tokens", "tags", "task_tags", "lists",
+                "sync_tombstones", "idempotency_keys"}
 #: SQLite: the FTS5 search table and its shadow tables (taskapi.models.TASK_SEARCH_DDL).
 SEARCH_TABLES = {"tasks_fts", "tasks_fts_data", "tasks_fts_idx", "tasks_fts_docsize",
                  "tasks_fts_config"}
@@ -251,11 +252,15 @@ def test_token_sessions_migration_gives_each_earlier_token_a_session_of_its_own(
         columns = {c["name"] for c in sa.inspect(db.engine).get_columns("issued_tokens")}
         assert "session_id" not in columns
         with db.engine.begin() as connection:
+            # The columns of that revision (the model's have grown since).
+            users = sa.table("users", sa.column("id"), sa.column("email"), sa.column("name"),
+                             sa.column("password_hash"), sa.column("created_at", UTCDateTime()),
+                             sa.column("updated_at", UTCDateTime()))
             user_id = connection.execute(
-                sa.insert(User.__table__).values(email="old@example.com", name="Old",
-                                                 password_hash="x", created_at=now,
-                                                 updated_at=now)
-            ).inserted_primary_key[0]
+                sa.insert(users).values(email="old@example.com", name="Old",
+                                        password_hash="x", created_at=now, updated_at=now)
+                .returning(users.c.id)
+            ).scalar_one()
             connection.execute(sa.insert(tokens), [
                 {"jti": f"00000000-0000-4000-8000-00000000000{n}", "token_type": kind,
                  "user_id": user_id, "issued_at": now, "expires_at": now + timedelta(days=1)}

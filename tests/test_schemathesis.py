@@ -27,6 +27,11 @@ What the generator cannot know, and how it is handled (nothing is silenced):
   that logging in again after a logout uses the new password.
 - A generated ``If-Match`` is a stale precondition, and 412 is its correct answer
   (RFC 9110 section 13.1.1), so ``positive_data_acceptance`` also accepts 412.
+- ``Idempotency-Key`` names one request, so positive cases get a fresh key each
+  (a reused one is a 422 by design; tests/test_idempotency.py covers replays).
+  A batch's operations are requests of their own: positive batches carry one
+  valid operation (tests/test_batch.py covers the rest); ``since`` of the sync
+  feed is opaque, like ``cursor``.
 - The compat routes' ``user_id`` is fixed to the test user; other users' ids are
   tests/test_attack_authz.py's subject.
 """
@@ -34,6 +39,7 @@ What the generator cannot know, and how it is handled (nothing is silenced):
 from __future__ import annotations
 
 import os
+import uuid
 import zoneinfo
 
 import pytest
@@ -59,6 +65,7 @@ USER_ID = 1
 
 #: Opaque, server-issued values: (operationId, location, name).
 OPAQUE = {("listTasks", "query", "cursor"), ("compatListTasks", "query", "cursor"),
+          ("sync", "query", "since"),
           ("logOut", "body", "refresh_token"), ("compatLogOut", "body", "refresh_token")}
 
 STATEFUL = (("createTask", "body", ("list_id", "parent_id")),
@@ -187,6 +194,14 @@ def make_positive_cases_valid(context, case):
         case.body["name"] = f"{case.body['name'][:90]} {len(_names)}"
     if case.query and isinstance(case.query.get("sort"), str):
         case.query["sort"] = _first_of_each_key(case.query["sort"])
+    if case.headers and "Idempotency-Key" in case.headers:
+        # A key names one request: another generated request with the same
+        # generated key is a (correct) 422, so each positive case has its own.
+        case.headers["Idempotency-Key"] = str(uuid.uuid4())
+    if operation_id == "batch" and isinstance(case.body, dict):
+        # Each operation is a request of its own, answered as the API answers
+        # it: a generated path or body is a 404 or 422 of that operation.
+        case.body["operations"] = [{"method": "GET", "path": "/api/v1/lists"}]
     if operation_id == "updateCurrentUser" and isinstance(case.body, dict) \
             and isinstance(case.body.get("timezone"), str):
         generated = case.body["timezone"]

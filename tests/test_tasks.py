@@ -446,6 +446,7 @@ def test_patch_empty_body_changes_no_field(client, app, user):
     before.pop("updated_at")
     after.pop("updated_at")
     assert after.pop("version") == before.pop("version") + 1  # a write: new ETag
+    assert after.pop("sync_seq") > before.pop("sync_seq")  # and a change in the sync feed
     assert after == before
 
 

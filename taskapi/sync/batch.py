@@ -25,7 +25,7 @@ from taskapi.extensions import db
 #: Operation paths start here; these prefixes under it are refused.
 PREFIX = "/api/v1/"
 REFUSED = ("/api/v1/auth/", "/api/v1/batch")
-RESULT_HEADERS = ("ETag", "Location")
+RESULT_HEADERS = ("ETag", "Location", "Idempotent-Replayed")
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,15 +81,17 @@ class IdempotencyKey(db.Model):
 
 
 def _sqlite_stamp(table: str) -> tuple[str, ...]:
-    stamp = (f"UPDATE {table} SET sync_seq = (SELECT data_version FROM users "  # noqa: S608 (table names from this module)
-             f"WHERE users.id = new.user_id) WHERE id = new.id")
+    # While a cascade from a deleted user deletes the user's rows (and the list
+    # counters are updated meanwhile), the user's row is gone: the stamp stays.
+    version = ("COALESCE((SELECT data_version FROM users WHERE users.id = new.user_id), "
+               "sync_seq)")
+    stamp = f"UPDATE {table} SET sync_seq = {version} WHERE id = new.id"  # noqa: S608
     return (
         f"CREATE TRIGGER IF NOT EXISTS {table}_sync_insert AFTER INSERT ON {table} "
         f"BEGIN {stamp}; END",
         # Not when the statement set sync_seq itself (this trigger's own UPDATE).
-        f"CREATE TRIGGER IF NOT EXISTS {table}_sync_update AFTER UPDATE ON {table} "  # noqa: S608
-        f"WHEN new.sync_seq IS old.sync_seq BEGIN {stamp} "
-        f"AND sync_seq IS NOT (SELECT data_version FROM users WHERE users.id = new.user_id); END",
+        f"CREATE TRIGGER IF NOT EXISTS {table}_sync_update AFTER UPDATE ON {table} "
+        f"WHEN new.sync_seq IS old.sync_seq BEGIN {stamp} AND sync_seq IS NOT {version}; END",
         f"CREATE TRIGGER IF NOT EXISTS {table}_sync_delete AFTER DELETE ON {table} BEGIN "  # noqa: S608
         f"INSERT OR IGNORE INTO sync_tombstones (user_id, seq, kind, object_id, deleted_at) "
         f"SELECT id, data_version, '{table.rstrip('s')}', old.id, "

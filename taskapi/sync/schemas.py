@@ -37,10 +37,10 @@ class ChangeSchema(ma.Schema):
         allow_none=True, required=True,
         metadata={"description": "For an upsert, the resource as its GET returns it: a Task, "
                   "a List, or a tag's `{name, task_count}`; null for a delete",
-                  "oneOf": [{"$ref": "#/components/schemas/Task"},
+                  "anyOf": [{"$ref": "#/components/schemas/Task"},
                             {"$ref": "#/components/schemas/List"},
                             {"$ref": "#/components/schemas/TagCount"}],
-                  "nullable": True})
+                  "nullable": True, "example": {"name": "work", "task_count": 3}})
     version = ma.fields.Integer(
         required=True, metadata={"description": "The change's sequence number in your "
                                  "account: it only grows", "example": 1207})
@@ -49,26 +49,30 @@ class ChangeSchema(ma.Schema):
 class SyncPageSchema(ma.Schema):
     changes = ma.fields.List(ma.fields.Nested(ChangeSchema), required=True)
     sync_token = ma.fields.String(
-        required=True, metadata={"description": "Opaque; pass it as `since` next time"})
+        required=True, metadata={"description": "Opaque; pass it as `since` next time",
+                                 "example": "WzEsMyw2LDAsMF0.Jx4i0Ux1b0kq7b3aX0m2LQ8cQ4Y"})
     has_more = ma.fields.Boolean(
         required=True, metadata={"description": "More changes are waiting: call again "
-                                 "with `sync_token` at once"})
+                                 "with `sync_token` at once", "example": False})
 
 
 class OperationSchema(ma.Schema):
-    method = ma.fields.String(required=True, validate=ma.validate.OneOf(BATCH_METHODS))
+    method = ma.fields.String(required=True, validate=ma.validate.OneOf(BATCH_METHODS),
+                              metadata={"example": "POST"})
     path = ma.fields.String(
         required=True, validate=ma.validate.Length(min=1, max=2048),
         metadata={"description": "A path under /api/v1 with its query string, e.g. "
                   "`/api/v1/tasks/42`; not /api/v1/auth/* nor /api/v1/batch",
                   "example": "/api/v1/tasks"})
-    body = ma.fields.Raw(metadata={"description": "The operation's JSON body"})
+    body = ma.fields.Raw(metadata={"description": "The operation's JSON body",
+                                   "example": {"title": "Call Bob"}})
     headers = ma.fields.Dict(
         keys=ma.fields.String(validate=ma.validate.OneOf(
             OPERATION_HEADERS, error=f"Only {', '.join(OPERATION_HEADERS)}.")),
         values=ma.fields.String(validate=ma.validate.Length(max=1024)),
         metadata={"description": f"Request headers of the operation: "
-                  f"{', '.join(OPERATION_HEADERS)}"})
+                  f"{', '.join(OPERATION_HEADERS)}",
+                  "example": {"Idempotency-Key": "phone-17"}})
 
 
 class BatchSchema(ma.Schema):
@@ -81,8 +85,10 @@ class BatchSchema(ma.Schema):
 class OperationResultSchema(ma.Schema):
     status = ma.fields.Integer(required=True, metadata={"example": 201})
     headers = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
-                             metadata={"description": "ETag and Location, when sent"})
-    body = ma.fields.Raw(allow_none=True, metadata={"description": "The JSON answer, or null"})
+                             metadata={"description": "ETag, Location and Idempotent-Replayed, "
+                                       "when sent", "example": {"Location": "/api/v1/tasks/9"}})
+    body = ma.fields.Raw(allow_none=True, metadata={"description": "The JSON answer, or null",
+                                                    "example": {"id": 9, "title": "Call Bob"}})
 
 
 class BatchResultSchema(ma.Schema):
