@@ -100,7 +100,10 @@ def _sqlite_stamp(table: str) -> tuple[str, ...]:
 
 
 def _postgresql_stamp(table: str) -> tuple[str, ...]:
+    # Dropped first: create_all() runs the metadata's DDL on existing tables too.
     return (
+        f"DROP TRIGGER IF EXISTS {table}_sync_stamp ON {table}",
+        f"DROP TRIGGER IF EXISTS {table}_sync_delete ON {table}",
         f"CREATE TRIGGER {table}_sync_stamp BEFORE INSERT OR UPDATE ON {table} "
         f"FOR EACH ROW EXECUTE FUNCTION sync_stamp()",
         f"CREATE TRIGGER {table}_sync_delete AFTER DELETE ON {table} "
@@ -135,6 +138,8 @@ SYNC_DDL = {
         "BEGIN UPDATE tags SET sync_seq = tags.sync_seq "
         "WHERE tags.id IN (SELECT tag_id FROM changed_rows); RETURN NULL; END $$",
         *_postgresql_stamp("tasks"), *_postgresql_stamp("lists"), *_postgresql_stamp("tags"),
+        "DROP TRIGGER IF EXISTS task_tags_sync_insert ON task_tags",
+        "DROP TRIGGER IF EXISTS task_tags_sync_delete ON task_tags",
         "CREATE TRIGGER task_tags_sync_insert AFTER INSERT ON task_tags "
         "REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT "
         "EXECUTE FUNCTION sync_touch_tags()",
