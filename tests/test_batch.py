@@ -158,3 +158,15 @@ def test_a_hundred_operations_fit_one_batch(app, client, user):
 def test_a_batch_needs_a_token(client):
     assert_error(client.post(BATCH, json={"operations": [{"method": "GET", "path": TASKS}]}),
                  401)
+
+
+def test_a_rolled_back_batch_leaves_no_cached_page(app, client, user):
+    # The batch's GET sees its own uncommitted task at the next data_version;
+    # after the rollback, a real write reaches that version: its list must be real.
+    assert app.config["LIST_CACHE"] is True
+    run(client, user, [{"method": "POST", "path": TASKS, "body": {"title": "ghost"}},
+                       {"method": "GET", "path": TASKS},
+                       {"method": "DELETE", "path": f"{TASKS}/999999"}], expected=404)
+    create_task(client, user, title="real")
+    listed = client.get(TASKS, headers=user.headers).get_json()
+    assert [task["title"] for task in listed] == ["real"]

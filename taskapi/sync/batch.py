@@ -8,7 +8,9 @@ session bound to the batch request's connection in
 Session into an External Transaction"): a route's commit releases a savepoint,
 its rollback returns to one, and only the batch commits. The first operation
 answered with a status of 400 or more stops the batch and rolls everything
-back, so a batch is applied entirely or not at all.
+back, so a batch is applied entirely or not at all. Operations neither read
+nor fill the list page cache (:mod:`taskapi.tasks.page_cache`): a page of data
+that may still be rolled back must not be served to anyone later.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from taskapi.extensions import db
+from taskapi.tasks.page_cache import IN_TRANSACTION
 
 #: Operation paths start here; these prefixes under it are refused.
 PREFIX = "/api/v1/"
@@ -72,8 +75,9 @@ def _dispatch(app, connection, session_class, operation: dict) -> Result:
     headers.update(operation.get("headers") or {})
     path, _, query = operation["path"].partition("?")
     options: dict[str, Any] = {"method": operation["method"], "headers": headers,
-                               "query_string": query, "base_url": request.host_url,
-                               "environ_overrides": {"REMOTE_ADDR": request.remote_addr}}
+                               "query_string": query, "base_url": request.host_url}
+    if request.remote_addr:
+        options["environ_overrides"] = {"REMOTE_ADDR": request.remote_addr}
     if "body" in operation:
         options["data"] = json.dumps(operation["body"])
         options["content_type"] = "application/json"
@@ -81,6 +85,7 @@ def _dispatch(app, connection, session_class, operation: dict) -> Result:
         session = session_class(**{**db.session.session_factory.kw, "bind": connection,
                                    "join_transaction_mode": "create_savepoint"})
         db.session.registry.set(session)
+        g.setdefault(IN_TRANSACTION, True)
         response = app.full_dispatch_request()
         body = response.get_json(silent=True) if response.data else None
         kept = {name: response.headers[name] for name in RESULT_HEADERS

@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import hashlib
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from flask_jwt_extended import current_user
 
 from taskapi.extensions import cache
@@ -37,6 +37,9 @@ from taskapi.extensions import cache
 #: release matches. 2: the original contract's lists gained ``dueDate`` and
 #: creation order.
 PAGE_FORMAT = 2
+#: Set in ``g`` by a request that runs inside another's open transaction (an
+#: operation of a batch): its pages are neither read from nor kept in the cache.
+IN_TRANSACTION = "taskapi.in_outer_transaction"
 #: Headers of a list page that are kept with its body.
 KEPT_HEADERS = ("X-Pagination", "X-Next-Cursor", "Link", "ETag")
 
@@ -77,7 +80,10 @@ def cached_list(view):
         if not star and request.if_none_match.contains_weak(etag):
             return _not_modified(etag)
         key = f"taskapi:list:{etag}"
-        kept = cache.get(key) if current_app.config["LIST_CACHE"] else None
+        # Not inside a batch (taskapi.sync.batch): its transaction may still roll
+        # back, and a page of its uncommitted data must not outlive it.
+        keep = current_app.config["LIST_CACHE"] and not g.get(IN_TRANSACTION)
+        kept = cache.get(key) if keep else None
         if kept is not None:
             if star:  # the kept page proves the query valid
                 return _not_modified(etag)
@@ -90,8 +96,7 @@ def cached_list(view):
         if isinstance(response, Response) and response.status_code == 200:
             response.headers["ETag"] = f'"{etag}"'
             body = response.get_data()
-            if current_app.config["LIST_CACHE"] and \
-                    len(body) <= current_app.config["LIST_CACHE_MAX_BYTES"]:
+            if keep and len(body) <= current_app.config["LIST_CACHE_MAX_BYTES"]:
                 headers = [(name, response.headers[name]) for name in KEPT_HEADERS
                            if name in response.headers]
                 cache.set(key, (body, headers))
