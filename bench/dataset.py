@@ -113,16 +113,18 @@ def seed(sizes: Sizes) -> None:
         "id": user_id, "email": address, "name": f"Bench user {user_id}",
         "password_hash": password_hash, "is_active": True, "is_admin": False,
         "timezone": "UTC", "created_at": now - HISTORY, "updated_at": now - HISTORY,
-        "data_version": 0,
+        "data_version": 0, "sync_horizon": 0,
     } for user_id, address in owners))
     _insert(TaskList.__table__, ({
         "id": user_id, "user_id": user_id, "name": INBOX_NAME, "name_key": INBOX_NAME.lower(),
         "color": None, "position": "a0", "archived": False, "is_inbox": True,
         "created_at": now - HISTORY, "updated_at": now - HISTORY, "version": 1,
         "task_count": 0, "open_count": 0,  # counted by the triggers as the tasks go in
+        "sync_seq": 0,  # stamped by the change feed's triggers (taskapi.sync.models)
     } for user_id, _ in owners))
     _insert(Tag.__table__, ({
         "id": _tag_id(user_id, j), "user_id": user_id, "name": name, "name_key": name.lower(),
+        "sync_seq": 0,
     } for user_id, _ in owners for j, name in enumerate(_tag_names(user_id, sizes))))
     step = HISTORY / max(sizes.tasks, 1)
     start = now - HISTORY
@@ -170,7 +172,7 @@ def _task(task_id: int, user_id: int, k: int, created, position: str,
         "due_at": None if k % 5 == 0 else created + timedelta(days=k % 97 - 30),
         "created_at": created, "updated_at": created, "version": 1,
         "list_id": user_id, "parent_id": None, "position": position,
-        "subtask_count": 0, "open_subtask_count": 0,
+        "subtask_count": 0, "open_subtask_count": 0, "sync_seq": 0,
     }
 
 
