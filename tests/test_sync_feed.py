@@ -184,6 +184,7 @@ def test_writes_of_every_route_land_in_the_feed(app, client, user):
 
     changes, _, _ = sync_all(client, user, since=token)
     assert_in_order(changes)
+    assert len(keys(changes)) == len(set(keys(changes)))  # each change once
     latest = replay(changes)
     assert latest["task", child["id"]]["completed"] is True
     assert latest["task", child["id"]]["title"] == "from the shell"

@@ -87,8 +87,8 @@ class OperationResultSchema(ma.Schema):
     headers = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
                              metadata={"description": "ETag, Location and Idempotent-Replayed, "
                                        "when sent", "example": {"Location": "/api/v1/tasks/9"}})
-    body = ma.fields.Raw(allow_none=True, metadata={"description": "The JSON answer, or null",
-                                                    "example": {"id": 9, "title": "Call Bob"}})
+    body = ma.fields.Raw(metadata={"description": "The JSON answer, or null (any JSON value)",
+                                   "example": {"id": 9, "title": "Call Bob"}})
 
 
 class BatchResultSchema(ma.Schema):
