@@ -15,7 +15,14 @@ import sqlalchemy as sa
 from taskapi.extensions import db
 from taskapi.models import Task, utcnow
 from taskapi.sync.models import IdempotencyKey
-from tests.helpers import PASSWORD, assert_error, concurrently, create_task, task_count
+from tests.helpers import (
+    PASSWORD,
+    assert_error,
+    concurrently,
+    create_task,
+    postgresql_test_url,
+    task_count,
+)
 
 TASKS = "/api/v1/tasks"
 
@@ -183,3 +190,18 @@ def test_the_original_contract_is_not_concerned(app, client, user):
         assert client.post(f"/api/{user.id}/tasks", json={"title": "t"},
                            headers=keyed(user, "k")).status_code == 201
     assert task_count(app) == 2
+
+
+def test_on_postgresql_a_duplicate_of_a_running_request_is_a_409_at_once(app, client, user):
+    postgresql_test_url()  # PostgreSQL only (skipped locally without it, required in CI)
+    with app.app_context():
+        assert db.engine.dialect.name == "postgresql"
+        with db.engine.connect() as running:  # the first request's transaction, still open
+            running.execute(sa.text("SELECT pg_advisory_xact_lock(:u, hashtext(:k))"),
+                            {"u": user.id, "k": "busy"})
+            response = client.post(TASKS, json={"title": "t"}, headers=keyed(user, "busy"))
+            assert_error(response, 409)
+            assert response.headers["Retry-After"] == "1"
+            running.rollback()
+    assert task_count(app) == 0
+    assert client.post(TASKS, json={"title": "t"}, headers=keyed(user, "busy")).status_code == 201

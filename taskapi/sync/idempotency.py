@@ -68,13 +68,13 @@ _ROW = sa.select(KEYS.c.fingerprint, KEYS.c.status, KEYS.c.headers, KEYS.c.body,
                                           KEYS.c.key == sa.bindparam("key"))
 
 
-class KeyError_(ValueError):  # noqa: N801 (not the builtin KeyError)
+class InvalidKey(ValueError):
     """The header's value is not a valid key."""
 
 
 def parse_key(value: str) -> str:
     """The key of an ``Idempotency-Key`` value: an RFC 8941 sf-string (quotes,
-    ``\\"`` and ``\\\\`` escapes) or the bare characters. Raises :class:`KeyError_`
+    ``\\"`` and ``\\\\`` escapes) or the bare characters. Raises :class:`InvalidKey`
     unless it is 1-255 printable ASCII characters (``0x20``-``0x7E``)."""
     key = value.strip()
     if len(key) >= 2 and key[0] == key[-1] == '"':
@@ -82,20 +82,20 @@ def parse_key(value: str) -> str:
         for char in inner:
             if escaped:
                 if char not in '"\\':
-                    raise KeyError_("Idempotency-Key: a quoted key may escape only \" and \\.")
+                    raise InvalidKey("Idempotency-Key: a quoted key may escape only \" and \\.")
                 key, escaped = key + char, False
             elif char == "\\":
                 escaped = True
             elif char == '"':
-                raise KeyError_("Idempotency-Key: an unescaped quote inside the key.")
+                raise InvalidKey("Idempotency-Key: an unescaped quote inside the key.")
             else:
                 key += char
         if escaped:
-            raise KeyError_("Idempotency-Key: the key ends with a lone backslash.")
+            raise InvalidKey("Idempotency-Key: the key ends with a lone backslash.")
     if not 1 <= len(key) <= MAX_KEY_LENGTH:
-        raise KeyError_(f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} characters.")
+        raise InvalidKey(f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} characters.")
     if not all(" " <= char <= "~" for char in key):
-        raise KeyError_("Idempotency-Key must be printable ASCII characters.")
+        raise InvalidKey("Idempotency-Key must be printable ASCII characters.")
     return key
 
 
@@ -174,7 +174,7 @@ def idempotent(view):
             return view(*args, **kwargs)
         try:
             key = parse_key(value)
-        except KeyError_ as error:
+        except InvalidKey as error:
             return error_response(400, str(error),
                                   errors={"headers": {HEADER: [str(error)]}})
         verify_jwt_in_request()  # the key's scope is the user: a 401 comes first
