@@ -70,9 +70,6 @@ class Position:
     id: int
     floor: int
 
-    def after(self) -> tuple[int, int, int]:
-        return self.seq, self.rank, self.id
-
 
 def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SALT)
