@@ -173,6 +173,8 @@ def _task(task_id: int, user_id: int, k: int, created, position: str,
         "created_at": created, "updated_at": created, "version": 1,
         "list_id": user_id, "parent_id": None, "position": position,
         "subtask_count": 0, "open_subtask_count": 0, "sync_seq": 0,
+        "recurrence_rule": None, "recurrence_from": None, "recurrence_occurrence": None,
+        "next_due_at": None,
     }
 
 

@@ -232,6 +232,16 @@ class Task(db.Model):
     #: source, and an UPDATE of a stale copy fails instead of overwriting.
     version: Mapped[int] = mapped_column(server_default="1")
     sync_seq: Mapped[int] = SYNC_SEQ()
+    #: An RFC 5545 RRULE value (:mod:`taskapi.tasks.recurrence`), None for a task
+    #: that does not recur; ``recurrence_from`` is ``due`` or ``completion``,
+    #: ``recurrence_occurrence`` which occurrence ``due_at`` is (1-based, for
+    #: ``COUNT``), and ``next_due_at`` the occurrence after ``due_at`` in the
+    #: user's time zone (None when the rule ends there), kept by
+    #: :mod:`taskapi.tasks.service`.
+    recurrence_rule: Mapped[str | None] = mapped_column(sa.String(500))
+    recurrence_from: Mapped[str | None] = mapped_column(sa.String(10))
+    recurrence_occurrence: Mapped[int | None] = mapped_column()
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy API)
 
     user: Mapped[User] = relationship(back_populates="tasks")
@@ -256,6 +266,13 @@ class Task(db.Model):
             # Same order as a load from the database (relationship order_by).
             self.tags = sorted(changes["tags"], key=lambda tag: tag.name_key)
         self.updated_at = now
+
+    @property
+    def recurrence(self) -> dict | None:
+        """``{rule, from_, text}`` for the task's JSON, None when it does not recur."""
+        from taskapi.tasks.recurrence import as_json
+
+        return as_json(self.recurrence_rule, self.recurrence_from)
 
     @property
     def tag_names(self) -> list[str]:
@@ -456,6 +473,28 @@ for _dialect, _statements in LIST_COUNT_DDL.items():
 sa.event.listen(Task.__table__, "before_create",
                 sa.DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(
                     dialect="postgresql"))
+
+
+class TaskCompletion(db.Model):
+    """One completion of a recurring task: the occurrence ``due_at`` was completed
+    at ``completed_at``; the task moved on to ``next_due_at`` (None: the rule had
+    no more occurrences and the task stayed completed). Deleted with the task."""
+
+    __tablename__ = "task_completions"
+    __table_args__ = (
+        sa.Index("ix_task_completions_task_id_completed_at", "task_id", "completed_at", "id"),
+        sa.Index("ix_task_completions_user_id_completed_at", "user_id", "completed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(sa.ForeignKey("tasks.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<TaskCompletion {self.id} of task {self.task_id}>"
 
 
 class IssuedToken(db.Model):

@@ -7,7 +7,9 @@ the same dict as ``marshmallow.Schema.dump`` without its per-field dispatch
 (tests/test_serializers.py proves the equality for every field and edge value).
 A schema with dump hooks (``pre_dump``/``post_dump``; load hooks do not
 matter), a field type not listed in :data:`CONVERTERS` or a field class that
-overrides ``_serialize`` is dumped by marshmallow itself, unchanged.
+overrides ``_serialize`` is dumped by marshmallow itself, unchanged. A
+``Nested`` field (one object, not ``many``) compiles when its schema is a
+:class:`CompiledDump` that compiles.
 
 Values are read as marshmallow reads them: ``obj[name]`` for a mapping,
 ``getattr(obj, name)`` otherwise; a missing value leaves the key out.
@@ -61,6 +63,12 @@ def _converter(field: ma.fields.Field) -> Callable | None:
     for cls, (serialize, convert) in CONVERTERS.items():
         if isinstance(field, cls):
             return convert if type(field)._serialize is serialize else None
+    if isinstance(field, ma.fields.Nested) and type(field)._serialize is ma.fields.Nested._serialize \
+            and not field.many and isinstance(field.schema, CompiledDump):
+        nested = compile_dumper(field.schema)
+        if nested is None:
+            return None
+        return lambda value: None if value is None else nested(value)
     if isinstance(field, ma.fields.List) and type(field)._serialize is ma.fields.List._serialize:
         inner = _converter(field.inner)
         if inner is None:

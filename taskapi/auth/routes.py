@@ -31,6 +31,7 @@ from taskapi.extensions import db
 from taskapi.models import User, utcnow
 from taskapi.ratelimits import login_limits, password_limits, password_refused, register_limits
 from taskapi.smorest import Blueprint, bearer_auth
+from taskapi.tasks.service import refresh_next_due
 
 log = logging.getLogger("taskapi.auth")
 
@@ -307,11 +308,16 @@ class Me(MethodView):
         """Change the current user's name or time zone
 
         Only the fields sent change. `timezone` is an IANA name (`Europe/Paris`);
-        it decides the calendar day of `due_on` and of the task statistics.
+        it decides the calendar day of `due_on` and of the task statistics, and
+        the wall times of recurring tasks' occurrences (their `next_due_at` is
+        recomputed; `due_at` stays).
         """
         user = tokens.current_account()
+        zone_changed = data.get("timezone", user.timezone) != user.timezone
         for name, value in data.items():
             setattr(user, name, value)
+        if zone_changed:  # occurrences of recurring tasks are wall times in it
+            refresh_next_due(user.id, user.timezone)
         db.session.commit()
         log.info("user updated: user_id=%s fields=%s", user.id, ",".join(sorted(data)) or "-")
         return user

@@ -262,6 +262,10 @@ class TaskById(MethodView):
         read-only fields are ignored, `dueDate` is an alias of `due_date`
         (which wins when both are sent).
         """
+        if "due_at" in data and data["due_at"] is None:
+            # This contract cannot show recurrence: clearing the due date ends it
+            # (v1 asks for recurrence: null with it).
+            data = {**data, "recurrence": None}
         return update_task(queries.get_task_or_404(user_id, task_id, for_update=True), data)
 
     @blp.doc(operationId="compatDeleteTask")

@@ -120,7 +120,7 @@ class CompatTaskSchema(Lenient, TaskSchema):
 
     class Meta(Lenient.Meta):
         exclude = ("due_at", "completed_at", "tags", "list_id", "parent_id", "position",
-                   "subtask_count", "open_subtask_count")
+                   "subtask_count", "open_subtask_count", "recurrence", "next_due_at")
 
     user_id = ma.fields.Integer(dump_only=True, metadata={"example": 1})
     due_date = LenientDueDate(

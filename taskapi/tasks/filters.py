@@ -283,6 +283,11 @@ def filter_terms(args: dict, zone: str, now: datetime | None = None,
         has_due = args["has_due"]
         add(("has_due", has_due), {},
             lambda: Task.due_at.isnot(None) if has_due else Task.due_at.is_(None))
+    if args.get("recurring") is not None:
+        recurring = args["recurring"]
+        add(("recurring", recurring), {},
+            lambda: (Task.recurrence_rule.isnot(None) if recurring
+                     else Task.recurrence_rule.is_(None)))
     return terms
 
 

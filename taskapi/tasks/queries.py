@@ -12,7 +12,7 @@ from flask_smorest import abort
 
 from taskapi.data_version import bump
 from taskapi.extensions import db
-from taskapi.models import PRIORITIES, Task, utcnow
+from taskapi.models import PRIORITIES, Task, TaskCompletion, utcnow
 from taskapi.tasks import cursors, rows
 from taskapi.tasks.filters import day_range, filter_terms, sort_text
 
@@ -129,6 +129,24 @@ def get_task_or_404(user_id: int, task_id: int, *, for_update: bool = False) -> 
     return task
 
 
+COMPLETIONS = TaskCompletion.__table__
+
+
+def task_completions(user_id: int, task_id: int, *, limit: int, offset: int
+                     ) -> tuple[list[dict], int]:
+    """A page of the completions of the user's recurring task ``task_id``, newest
+    first (``{completed_at, due_at, next_due_at}``, aware UTC), and their total.
+    404 when the task is not the user's."""
+    check_task_exists(user_id, task_id)
+    where = (COMPLETIONS.c.task_id == task_id, COMPLETIONS.c.user_id == user_id)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(COMPLETIONS).where(*where))
+    result = db.session.execute(
+        sa.select(COMPLETIONS.c.completed_at, COMPLETIONS.c.due_at, COMPLETIONS.c.next_due_at)
+        .where(*where).order_by(COMPLETIONS.c.completed_at.desc(), COMPLETIONS.c.id.desc())
+        .limit(limit).offset(offset))
+    return [dict(row._mapping) for row in result], total
+
+
 def task_stats(user_id: int, zone: str, now: datetime | None = None,
                list_id: int | None = None) -> dict:
     """Counts over the user's tasks (of list ``list_id`` only, when given), in one
@@ -138,7 +156,9 @@ def task_stats(user_id: int, zone: str, now: datetime | None = None,
     medium, low, none}, completed_last_7_days: [{date, count}]}``. ``overdue`` is
     open with ``due_at`` before ``now``; ``due_today`` is open with ``due_at``
     on today's date in ``zone``; the 7 day buckets (oldest first, today last)
-    count ``completed_at`` by calendar day in ``zone``. Day boundaries are
+    count ``completed_at`` by calendar day in ``zone``, and the completions of
+    recurring tasks that moved them on (:class:`~taskapi.models.TaskCompletion`;
+    the last one, which completes the task for good, is its ``completed_at``). Day boundaries are
     computed in Python as UTC instants, so the SQL is the same on every database.
     """
     now = now or utcnow()
@@ -170,6 +190,15 @@ def task_stats(user_id: int, zone: str, now: datetime | None = None,
     if list_id is not None:
         query = query.where(Task.list_id == list_id)
     row = db.session.execute(query).one()._mapping
+    advances = (sa.select(*(count(within(COMPLETIONS.c.completed_at, day)).label(f"day_{n}")
+                            for n, day in enumerate(days)))
+                .where(COMPLETIONS.c.user_id == user_id,
+                       COMPLETIONS.c.completed_at >= day_range(days[0], zone)[0],
+                       COMPLETIONS.c.next_due_at.isnot(None)))
+    if list_id is not None:
+        advances = advances.where(COMPLETIONS.c.task_id.in_(
+            sa.select(Task.id).where(Task.user_id == user_id, Task.list_id == list_id)))
+    advanced = db.session.execute(advances).one()._mapping
     return {
         "total": row["total"],
         "completed": row["completed"],
@@ -180,6 +209,7 @@ def task_stats(user_id: int, zone: str, now: datetime | None = None,
             name: row[f"priority_{name}"] for name in (*reversed(PRIORITIES), "none")
         },
         "completed_last_7_days": [
-            {"date": day, "count": row[f"day_{n}"]} for n, day in enumerate(days)
+            {"date": day, "count": row[f"day_{n}"] + advanced[f"day_{n}"]}
+            for n, day in enumerate(days)
         ],
     }

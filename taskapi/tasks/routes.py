@@ -13,6 +13,7 @@ from taskapi.tasks.listing import LIST_ARGS, LIST_ETAG_HEADER, LIST_HEADERS, lis
 from taskapi.tasks.page_cache import cached_list
 from taskapi.tasks.placement import owned_list
 from taskapi.tasks.schemas import (
+    CompletionSchema,
     TaskCompleteSchema,
     TaskCreateSchema,
     TaskMoveSchema,
@@ -208,6 +209,31 @@ class TaskComplete(MethodView):
         With `If-Match`, a stale ETag gives 412 and nothing changes.
         """
         return _written(complete_task(_write_target(task_id), data.get("completed")))
+
+
+@blp.route(f"/{TASK_ID}/completions")
+class TaskCompletions(MethodView):
+    decorators = [jwt_required()]
+
+    @blp.doc(operationId="listTaskCompletions")
+    @blp.response(200, CompletionSchema(many=True))
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.paginate(page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)
+    @auth_doc
+    def get(self, task_id, pagination_parameters):
+        """List the completions of a recurring task, newest first
+
+        Each time a recurring task is completed, `{completed_at, due_at,
+        next_due_at}` is kept: the occurrence completed, when, and the due
+        date the task moved to (null when its rule had no more occurrences
+        and it stayed completed). Empty for a task that never recurred.
+        Offset pages (`page`, `page_size`; the total in `X-Pagination`).
+        """
+        items, total = queries.task_completions(
+            current_user.id, task_id, limit=pagination_parameters.page_size,
+            offset=pagination_parameters.first_item)
+        pagination_parameters.item_count = total
+        return items
 
 
 @blp.route(f"/{TASK_ID}/move")

@@ -8,7 +8,7 @@ once per shape and cached here, so SQLAlchemy's compiled cache serves their SQL.
 "SQL Compilation Caching".)
 
 A row becomes a dict with the attribute names of :class:`~taskapi.models.Task`
-plus ``tag_names``; datetimes are already ISO 8601 strings in UTC, exactly what
+plus ``tag_names`` and ``recurrence`` (:func:`taskapi.tasks.recurrence.as_json`); datetimes are already ISO 8601 strings in UTC, exactly what
 ``datetime.isoformat()`` gives for the aware value (SQLite's stored text is
 rewritten without a round trip through ``datetime``). Tags come in the order of
 ``name_key``, as the ORM relationship loads them: PostgreSQL sorts in the
@@ -28,13 +28,15 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from taskapi.models import Tag, Task, TaskList, task_tags
 from taskapi.tasks.filters import order_by, parse_sort, sort_columns
+from taskapi.tasks.recurrence import as_json
 
 TASKS, TAGS, LISTS = Task.__table__, Tag.__table__, TaskList.__table__
 #: Columns of a task row, in order; the datetimes among them.
 COLUMNS = ("id", "user_id", "title", "description", "completed", "completed_at",
            "priority", "due_at", "created_at", "updated_at", "version", "list_id",
-           "parent_id", "position", "subtask_count", "open_subtask_count")
-DATETIMES = frozenset({"completed_at", "due_at", "created_at", "updated_at"})
+           "parent_id", "position", "subtask_count", "open_subtask_count",
+           "recurrence_rule", "recurrence_from", "next_due_at")
+DATETIMES = frozenset({"completed_at", "due_at", "created_at", "updated_at", "next_due_at"})
 #: Most statement shapes kept (sort x filters x cursor); past it the cache restarts.
 MAX_SHAPES = 512
 
@@ -191,13 +193,15 @@ def _row_converter(iso: Callable, tags: Callable) -> Callable[[sa.Row], dict[str
     def convert(row: sa.Row) -> dict[str, Any]:
         (id_, user_id, title, description, completed, completed_at, priority, due_at,
          created_at, updated_at, version, list_id, parent_id, position, subtask_count,
-         open_subtask_count, tag_names) = row[:17]
+         open_subtask_count, rule, anchor, next_due_at, tag_names) = row[:20]
         return {"id": id_, "user_id": user_id, "title": title, "description": description,
                 "completed": completed, "completed_at": iso(completed_at),
                 "priority": priority, "due_at": iso(due_at), "created_at": iso(created_at),
                 "updated_at": iso(updated_at), "version": version, "list_id": list_id,
                 "parent_id": parent_id, "position": position, "subtask_count": subtask_count,
-                "open_subtask_count": open_subtask_count, "tag_names": tags(tag_names)}
+                "open_subtask_count": open_subtask_count,
+                "recurrence": None if rule is None else as_json(rule, anchor),
+                "next_due_at": iso(next_due_at), "tag_names": tags(tag_names)}
 
     return convert
 

@@ -16,6 +16,7 @@ from taskapi.models import PRIORITIES
 from taskapi.serializers import CompiledDump
 from taskapi.tasks.cursors import CURSOR_PATTERN, MAX_CURSOR_LENGTH
 from taskapi.tasks.filters import DEFAULT_SORT, MAX_FILTER_VALUES, SORT_KEYS, parse_sort
+from taskapi.tasks.recurrence import ANCHORS, FROM_DUE, MAX_RULE_LENGTH, RuleError, parse_rule
 
 MAX_TAGS = MAX_FILTER_VALUES
 TOO_MANY_VALUES = "At most {max} values."
@@ -23,6 +24,52 @@ TOO_MANY_VALUES = "At most {max} values."
 #: end of these days exist as UTC instants (Python's datetime stops at year 9999).
 FIRST_DAY = date(1, 1, 2)
 LAST_DAY = date(9999, 12, 30)
+
+
+class RuleField(ma.fields.String):
+    """An RFC 5545 RRULE value, checked by :func:`taskapi.tasks.recurrence.parse_rule`
+    (422 naming the part at fault); loads as the canonical text."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return parse_rule(text).text
+        except RuleError as error:
+            raise ma.ValidationError(str(error)) from error
+
+
+class RecurrenceSchema(CompiledDump, ma.Schema):
+    """How a task recurs: an RFC 5545 RRULE evaluated in the user's time zone."""
+
+    rule = RuleField(
+        required=True,
+        metadata={"description": "RFC 5545 RRULE value (section 3.3.10), without DTSTART: "
+                  "the task's due_at is the first occurrence. FREQ is DAILY, WEEKLY, "
+                  "MONTHLY or YEARLY (not SECONDLY, MINUTELY or HOURLY); COUNT or UNTIL "
+                  "may end it; BYHOUR, BYMINUTE and BYSECOND take one value. "
+                  f"At most {MAX_RULE_LENGTH} characters.",
+                  "example": "FREQ=WEEKLY;BYDAY=MO,WE", "maxLength": MAX_RULE_LENGTH},
+    )
+    from_ = ma.fields.String(
+        data_key="from", load_default=FROM_DUE, validate=ma.validate.OneOf(ANCHORS),
+        metadata={"description": "Count the next due date from the due date (due, the "
+                  "default) or from the time the task is completed (completion)",
+                  "example": "due"},
+    )
+    text = ma.fields.String(
+        dump_only=True,
+        metadata={"description": "English summary of the rule",
+                  "example": "every week on Monday and Wednesday"},
+    )
+
+    @ma.post_load
+    def _whole(self, data, **_kwargs):
+        # A partial update (PATCH) loads its nested objects partially too: a
+        # recurrence is still given whole, rule and all.
+        if "rule" not in data:
+            raise ma.ValidationError("Missing data for required field.", "rule")
+        data.setdefault("from_", FROM_DUE)
+        return data
 
 
 class TaskSchema(CompiledDump, ma.Schema):
@@ -78,6 +125,21 @@ class TaskSchema(CompiledDump, ma.Schema):
         metadata={"description": "Sort key among the task's siblings (same list and "
                   "parent), compared byte by byte; sort=position orders by it",
                   "example": "a3"})
+    recurrence = ma.fields.Nested(
+        RecurrenceSchema, allow_none=True, load_default=None,
+        metadata={"description": "Repeat the task (needs due_at): completing it moves "
+                  "due_at to the next occurrence, in your time zone, and keeps it open; "
+                  "when the rule has no more occurrences, the task is completed. null: "
+                  "it does not recur",
+                  "example": {"rule": "FREQ=WEEKLY;BYDAY=MO,WE", "from": "due",
+                              "text": "every week on Monday and Wednesday"}},
+    )
+    next_due_at = UTCDateTime(
+        dump_only=True, allow_none=True,
+        metadata={"description": "The occurrence after due_at of a recurring task; null "
+                  "when it does not recur or the rule ends at due_at",
+                  "example": "2026-01-07T17:00:00+00:00"},
+    )
     subtask_count = ma.fields.Integer(
         dump_only=True, metadata={"description": "Direct subtasks", "example": 2})
     open_subtask_count = ma.fields.Integer(
@@ -202,6 +264,8 @@ class TaskFilterArgsSchema(ma.Schema):
         metadata={"description": "true: due_at in the past and not completed; false: the rest"}
     )
     has_due = QueryBoolean(metadata={"description": "Whether due_at is set"})
+    recurring = QueryBoolean(
+        metadata={"description": "true: only recurring tasks; false: only the others"})
     updated_since = UTCDateTime(
         metadata={"description": "updated_at at or after this (with offset)"}
     )
@@ -256,6 +320,21 @@ class TaskListArgsSchema(TaskFilterArgsSchema):
         return data
 
 
+class CompletionSchema(ma.Schema):
+    """One completion of a recurring task."""
+
+    completed_at = UTCDateTime(
+        required=True, metadata={"example": "2026-01-05T18:02:11+00:00"})
+    due_at = UTCDateTime(
+        required=True, metadata={"description": "The occurrence that was completed",
+                                 "example": "2026-01-05T17:00:00+00:00"})
+    next_due_at = UTCDateTime(
+        required=True, allow_none=True,
+        metadata={"description": "The due date the task moved to; null when the rule had "
+                  "no more occurrences and the task stayed completed",
+                  "example": "2026-01-07T17:00:00+00:00"})
+
+
 class TaskStatsArgsSchema(ma.Schema):
     list_id = ma.fields.Integer(
         validate=ID_RANGE,
@@ -298,6 +377,7 @@ class TaskStatsSchema(ma.Schema):
     by_priority = ma.fields.Nested(PriorityCountsSchema, required=True)
     completed_last_7_days = ma.fields.List(
         ma.fields.Nested(DayCountSchema), required=True,
-        metadata={"description": "Tasks completed on each of the last 7 days, oldest "
-                  "first, today last (by completed_at)"},
+        metadata={"description": "Completions on each of the last 7 days, oldest "
+                  "first, today last: tasks by completed_at, and each completion of a "
+                  "recurring task that moved it to its next occurrence"},
     )

@@ -10,6 +10,11 @@ Subtasks (:mod:`taskapi.tasks.placement`): completing a task completes its open
 subtasks at every level, in the same transaction (reopening reopens nothing);
 deleting a task deletes its subtasks; moving it to another list takes them
 along. Every write that changes a task's children recounts that parent.
+
+Recurring tasks (:mod:`taskapi.tasks.recurrence`), as Todoist's: completing one
+moves its ``due_at`` to the next occurrence in the user's time zone and keeps
+it open (its subtasks are reopened), recording a :class:`TaskCompletion`; when
+the rule has no more occurrences it is completed like any task (recorded too).
 """
 
 from __future__ import annotations
@@ -17,15 +22,15 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g, has_app_context
 from flask_smorest import abort
 
 from taskapi.data_version import bump
 from taskapi.extensions import db
-from taskapi.models import Task, inbox_id, task_tags, utcnow
+from taskapi.models import Task, TaskCompletion, User, inbox_id, task_tags, utcnow
 from taskapi.quotas import count_up_to
 from taskapi.tags.service import remove_unused_tags, resolve_tags
-from taskapi.tasks import placement
+from taskapi.tasks import placement, recurrence
 
 log = logging.getLogger("taskapi.tasks")
 
@@ -48,6 +53,90 @@ def etag_data(task: Task | dict) -> dict:
     if isinstance(task, dict):
         return {"id": task["id"], "version": task["version"], "created_at": task["created_at"]}
     return {"id": task.id, "version": task.version, "created_at": task.created_at.isoformat()}
+
+
+def user_zone(user_id: int) -> str:
+    """The IANA time zone of ``user_id``: the request's token user's (read with the
+    token, no query), else the account's row (``flask shell``, batch contexts)."""
+    token_user = g.get("current_token_user") if has_app_context() else None
+    if token_user is not None and token_user.id == user_id:
+        return token_user.timezone
+    return db.session.scalar(sa.select(User.timezone).where(User.id == user_id)) or "UTC"
+
+
+def _apply_recurrence(task: Task, changes: dict, zone: str) -> None:
+    """Set, change or remove the task's recurrence from ``changes["recurrence"]``
+    (``{rule, from_}`` or None) and recompute ``next_due_at``. A new or changed
+    rule starts at occurrence 1 (``due_at``). 422 naming ``recurrence`` when the
+    task would recur without a ``due_at``, or a new rule has no occurrence after
+    ``due_at``."""
+    new_rule = False
+    if "recurrence" in changes:
+        value = changes["recurrence"]
+        if value is None:
+            task.recurrence_rule = task.recurrence_from = None
+            task.recurrence_occurrence = task.next_due_at = None
+            return
+        new_rule = value["rule"] != task.recurrence_rule
+        if new_rule:
+            task.recurrence_rule, task.recurrence_occurrence = value["rule"], 1
+        task.recurrence_from = value.get("from_", recurrence.FROM_DUE)
+    if task.recurrence_rule is None:
+        return
+    if task.due_at is None:
+        placement.field_error("recurrence", "A recurring task needs a due_at; set one, or "
+                              "send recurrence: null to stop it recurring.")
+    task.next_due_at = recurrence.next_due(task.recurrence_rule, task.due_at, zone,
+                                           occurrence=task.recurrence_occurrence or 1)
+    if new_rule and task.next_due_at is None:
+        placement.field_error("recurrence", "The rule has no occurrence after due_at "
+                              "(COUNT, UNTIL or its BY parts end it there).")
+
+
+def _advance(task: Task, now, zone: str) -> bool:
+    """Complete the current occurrence of recurring ``task``: record it, then move
+    ``due_at`` to the next occurrence (from the due date or from ``now``, the
+    completion time). False when the rule has no more: the caller completes
+    the task for good."""
+    due_at = task.due_at
+    following = recurrence.next_due(task.recurrence_rule, due_at, zone,
+                                    occurrence=task.recurrence_occurrence or 1,
+                                    anchor=task.recurrence_from or recurrence.FROM_DUE,
+                                    completed_at=now)
+    db.session.add(TaskCompletion(task_id=task.id, user_id=task.user_id, completed_at=now,
+                                  due_at=due_at, next_due_at=following))
+    if following is None:
+        return False
+    task.due_at = following
+    task.recurrence_occurrence = (task.recurrence_occurrence or 1) + 1
+    task.next_due_at = recurrence.next_due(task.recurrence_rule, following, zone,
+                                           occurrence=task.recurrence_occurrence)
+    return True
+
+
+def refresh_next_due(user_id: int, zone: str) -> int:
+    """Recompute ``next_due_at`` of the user's recurring tasks for IANA ``zone``
+    (after a time zone change: occurrences are wall times in it), in the caller's
+    transaction; tasks whose value changes get a new ``version``. The number of
+    tasks changed."""
+    rows = db.session.execute(
+        sa.select(TASKS.c.id, TASKS.c.recurrence_rule, TASKS.c.due_at,
+                  TASKS.c.recurrence_occurrence, TASKS.c.next_due_at)
+        .where(TASKS.c.user_id == user_id, TASKS.c.recurrence_rule.isnot(None),
+               TASKS.c.due_at.isnot(None))).all()
+    changed = []
+    for task_id, rule, due_at, occurrence, current in rows:
+        following = recurrence.next_due(rule, due_at, zone, occurrence=occurrence or 1)
+        if following != current:
+            changed.append({"task_id": task_id, "next_due": following})
+    if changed:
+        bump(db.session, [user_id])
+        db.session.execute(
+            sa.update(TASKS).where(TASKS.c.id == sa.bindparam("task_id"))
+            .values(next_due_at=sa.bindparam("next_due"), updated_at=utcnow(),
+                    version=TASKS.c.version + 1)
+            .execution_options(synchronize_session=False), changed)
+    return len(changed)
 
 
 def check_task_quota(user_id: int) -> None:
@@ -96,6 +185,8 @@ def create_task(user_id: int, data: dict) -> Task:
     task = Task(user_id=user_id, title=data["title"], created_at=now, list_id=list_id,
                 parent_id=parent_id, position=position)
     task.apply(_with_tags(user_id, data), now)
+    if data.get("recurrence") is not None:
+        _apply_recurrence(task, data, user_zone(user_id))
     db.session.add(task)
     placement.recount([parent_id], now)
     db.session.commit()
@@ -106,31 +197,48 @@ def create_task(user_id: int, data: dict) -> Task:
 def update_task(task: Task, changes: dict) -> Task:
     """Apply validated changes to ``task`` and commit; tags it drops that no other
     task carries are deleted. 422 naming ``tags`` when its new tags would exceed
-    ``MAX_TAGS_PER_USER``. Completing the task completes its open subtasks (each
-    gets ``completed_at``); its parent's counts follow its state."""
+    ``MAX_TAGS_PER_USER``; naming ``recurrence`` when the task would recur without
+    a ``due_at`` or a new rule has no occurrence after it. Completing the task
+    completes its open subtasks (each gets ``completed_at``); its parent's
+    counts follow its state. Completing a recurring task advances it instead
+    (:func:`_advance`): it stays open at its next occurrence and its subtasks
+    are reopened, unless the rule has no more occurrences."""
     was_completed = task.completed
     completing = changes.get("completed") is True and not was_completed
     # The user's row lock (already held when the task came locked from
     # get_task_or_404), then the rows this write changes besides the task: its
-    # subtasks when it is completed, its parent when its state changes.
+    # subtasks when it is completed or advanced, its parent when its state
+    # changes (a recurring task's may, when its rule ends).
     bump(db.session, [task.user_id])
     levels = placement.descendant_ids(task.id, lock=True) if completing else []
     if changes.get("completed", was_completed) != was_completed:
         placement.lock_tasks(task.user_id, [task.parent_id])
     before = {tag.id for tag in task.tags} if "tag_names" in changes else set()
     now = utcnow()
-    task.apply(_with_tags(task.user_id, changes), now)
+    rest = {key: value for key, value in changes.items() if key != "completed"}
+    task.apply(_with_tags(task.user_id, rest), now)
+    zone = None
+    if "recurrence" in changes or (task.recurrence_rule is not None and "due_at" in changes):
+        zone = user_zone(task.user_id)
+        _apply_recurrence(task, changes, zone)
+    advanced = completing and task.recurrence_rule is not None \
+        and _advance(task, now, zone or user_zone(task.user_id))
+    if "completed" in changes and not advanced:
+        task.set_completed(changes["completed"], now)
     if before:
         db.session.flush()
         remove_unused_tags(task.user_id, before - {tag.id for tag in task.tags})
-    if task.completed != was_completed:
+    if advanced:
+        placement.recount(_set_subtasks(task, levels, now, completed=False), now)
+    elif task.completed != was_completed:
         parents = [task.parent_id]
         if task.completed:
-            parents += _complete_subtasks(task, levels, now)
+            parents += _set_subtasks(task, levels, now, completed=True)
         placement.recount(parents, now)
     db.session.commit()
-    log.info("task updated: task_id=%s user_id=%s fields=%s",
-             task.id, task.user_id, ",".join(sorted(changes)) or "-")
+    log.info("task updated: task_id=%s user_id=%s fields=%s%s",
+             task.id, task.user_id, ",".join(sorted(changes)) or "-",
+             " advanced" if advanced else "")
     return task
 
 
@@ -141,15 +249,16 @@ def complete_task(task: Task, completed: bool | None) -> Task:
     return update_task(task, {"completed": completed})
 
 
-def _complete_subtasks(task: Task, levels: list[list[int]], now) -> list[int]:
-    """Complete the open subtasks ``levels`` of ``task`` (one UPDATE per level,
-    each row's ``version`` moves); the ids of the tasks whose counts changed."""
+def _set_subtasks(task: Task, levels: list[list[int]], now, *, completed: bool) -> list[int]:
+    """Complete the open subtasks ``levels`` of ``task``, or reopen the completed
+    ones (one UPDATE per level, each changed row's ``version`` moves); the ids of
+    the tasks whose counts changed."""
     bump(db.session, [task.user_id])  # bulk UPDATEs bypass the flush listener
     for level in levels:
         db.session.execute(
-            sa.update(TASKS).where(TASKS.c.id.in_(level), TASKS.c.completed.is_(False))
-            .values(completed=True, completed_at=now, updated_at=now,
-                    version=TASKS.c.version + 1))
+            sa.update(TASKS).where(TASKS.c.id.in_(level), TASKS.c.completed.is_(not completed))
+            .values(completed=completed, completed_at=now if completed else None,
+                    updated_at=now, version=TASKS.c.version + 1))
     placement.expire(task_id for level in levels for task_id in level)
     # The task itself (when it has subtasks) and its children with children of their own.
     return [*([task.id] if levels else []), *(levels[0] if len(levels) > 1 else [])]
