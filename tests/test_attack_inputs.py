@@ -251,7 +251,8 @@ QUERY = {"completed": "true", "priority": "high", "tag": "work", "q": "milk",
          "due_before": "2030-01-01T00:00:00Z", "due_after": "2020-01-01T00:00:00Z",
          "due_on": "2030-01-01", "overdue": "false", "has_due": "true",
          "updated_since": "2020-01-01T00:00:00Z", "sort": "due_at", "cursor": CURSOR,
-         "page": "2", "page_size": "10", "list_id": "1", "parent_id": "1", "top_level": "false"}
+         "page": "2", "page_size": "10", "list_id": "1", "parent_id": "1", "top_level": "false",
+         "recurring": "false"}
 #: Parameters of the v1 list only; ``list_id`` and ``parent_id`` name the account's
 #: Inbox and one of its tasks in the valid query.
 V1_ONLY = {"list_id", "parent_id", "top_level"}

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -287,8 +287,19 @@ def next_due(text: str, due_at: datetime, zone: str, *, occurrence: int = 1,
     start = _local(due_at, tz)
     if anchor == FROM_COMPLETION and completed_at is not None:
         start = datetime.combine(_local(completed_at, tz).date(), start.time())
+    begin = start
+    weekly_sets = rule.parts["FREQ"] == "WEEKLY" and "BYSETPOS" in rule.parts
+    if weekly_sets:
+        # dateutil builds the first week from DTSTART's weekday on, so BYSETPOS
+        # would count in a partial week: iterate from the week's start (WKST),
+        # the weekday DTSTART implies made explicit.
+        week_start = WEEKDAYS.index(rule.parts.get("WKST", "MO"))
+        begin = start - timedelta(days=(start.weekday() - week_start) % 7)
     try:
-        found = rule.dateutil_rule(start, tz).after(start)
+        evaluated = rule.dateutil_rule(begin, tz)
+        if weekly_sets and "BYDAY" not in rule.parts:
+            evaluated = evaluated.replace(byweekday=start.weekday())
+        found = evaluated.after(start)
     except (OverflowError, ValueError):  # past year 9999
         return None
     if found is None or found > _LAST:
