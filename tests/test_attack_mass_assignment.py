@@ -264,7 +264,7 @@ def test_task_json_sent_back_is_422_for_its_read_only_fields(app, client, user, 
     assert shown.status_code == 200
     body = {**shown.get_json(), "title": "Echoed"}
     read_only = {"id", "created_at", "updated_at", "completed_at", "list_id", "parent_id",
-                 "position", "subtask_count", "open_subtask_count"}
+                 "position", "subtask_count", "open_subtask_count", "next_due_at"}
     assert read_only <= set(body)
     before = task_row(app, task_id)
 

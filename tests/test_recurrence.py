@@ -206,6 +206,11 @@ def test_no_occurrence_before_year_9999_is_none():
         is None
 
 
+def test_a_due_date_at_the_edge_of_the_calendar_has_no_occurrence():
+    assert next_due("FREQ=DAILY", datetime(1, 1, 1, tzinfo=UTC), "America/New_York") is None
+    assert next_due("FREQ=DAILY", datetime(9999, 12, 31, 23, tzinfo=UTC), "Asia/Tokyo") is None
+
+
 def test_the_sparsest_accepted_rules_are_found_quickly():
     due = datetime(2026, 1, 5, 9, tzinfo=UTC)
     # The next 29 February that is a Monday is in 2044.

@@ -32,6 +32,11 @@ What the generator cannot know, and how it is handled (nothing is silenced):
   A batch's operations are requests of their own: positive batches carry one
   valid operation (tests/test_batch.py covers the rest); ``since`` of the sync
   feed is opaque, like ``cursor``.
+- A task's ``recurrence`` needs a ``due_at`` with occurrences after it, and
+  clearing ``due_at`` of a recurring task needs ``recurrence: null``: positive
+  task bodies with a recurrence get a valid rule and due date, and those that
+  clear ``due_at`` end the recurrence (tests/test_recurring_tasks.py covers
+  every refusal).
 - The compat routes' ``user_id`` is fixed to the test user; other users' ids are
   tests/test_attack_authz.py's subject.
 """
@@ -192,6 +197,16 @@ def make_positive_cases_valid(context, case):
             and isinstance(case.body.get("name"), str):
         _names.append(case.body["name"])
         case.body["name"] = f"{case.body['name'][:90]} {len(_names)}"
+    if operation_id in ("createTask", "replaceTask", "updateTask") \
+            and isinstance(case.body, dict):
+        # A rule's occurrences depend on due_at, which a schema cannot tie to it:
+        # a recurrence goes with a due date that has occurrences after it, and a
+        # due date cleared ends a recurrence the task may have.
+        if case.body.get("recurrence") is not None:
+            case.body["recurrence"] = {"rule": "FREQ=WEEKLY;BYDAY=MO", "from": "due"}
+            case.body["due_at"] = "2030-01-07T09:00:00Z"
+        elif "due_at" in case.body and case.body["due_at"] is None:
+            case.body["recurrence"] = None
     if case.query and isinstance(case.query.get("sort"), str):
         case.query["sort"] = _first_of_each_key(case.query["sort"])
     if case.headers and "Idempotency-Key" in case.headers:

@@ -158,6 +158,8 @@ BODIES = [
     {"title": "Done", "priority": "high", "due_at": "2026-11-21T09:30:00.000001Z",
      "completed": True, "tags": ["zz", "AA", "mm"]},
     {"title": "Shared tags", "description": None, "tags": ["beta", "ALPHA", "日本"]},
+    {"title": "Recurring", "due_at": "2026-11-21T09:30:00.5Z",
+     "recurrence": {"rule": "FREQ=MONTHLY;BYDAY=-1FR;COUNT=3", "from": "completion"}},
 ]
 
 
@@ -304,6 +306,13 @@ class WithLoadHooks(TaskSchema):
     @ma.validates_schema
     def check(self, data, **kwargs):
         pass
+
+
+def test_a_nested_compiled_schema_compiles_and_a_plain_one_does_not():
+    assert compile_dumper(TaskSchema()) is not None  # recurrence: Nested(RecurrenceSchema)
+    plain = _with(first_tag=ma.fields.Nested(
+        type("TagOut", (ma.Schema,), {"name": ma.fields.String()})))
+    assert compile_dumper(plain()) is None
 
 
 def test_load_hooks_keep_the_compiled_dump(app):

@@ -20,7 +20,7 @@ TASKS = "/api/v1/tasks"
 TASK_KEYS = {
     "id", "title", "description", "completed", "completed_at", "priority", "due_at",
     "created_at", "updated_at", "tags", "list_id", "parent_id", "position", "subtask_count",
-    "open_subtask_count",
+    "open_subtask_count", "recurrence", "next_due_at",
 }
 FULL_TASK = {
     "title": "Write report",

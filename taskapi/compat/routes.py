@@ -260,7 +260,8 @@ class TaskById(MethodView):
 
         In this contract PUT changes only the fields sent; unknown and
         read-only fields are ignored, `dueDate` is an alias of `due_date`
-        (which wins when both are sent).
+        (which wins when both are sent). Completing a recurring task moves
+        it to its next occurrence; clearing its due date ends the recurrence.
         """
         if "due_at" in data and data["due_at"] is None:
             # This contract cannot show recurrence: clearing the due date ends it

@@ -284,27 +284,30 @@ def next_due(text: str, due_at: datetime, zone: str, *, occurrence: int = 1,
     if rule.count is not None and occurrence >= rule.count:
         return None
     tz = _zone(zone)
-    start = _local(due_at, tz)
-    if anchor == FROM_COMPLETION and completed_at is not None:
-        start = datetime.combine(_local(completed_at, tz).date(), start.time())
+    try:
+        start = _local(due_at, tz)
+        if anchor == FROM_COMPLETION and completed_at is not None:
+            start = datetime.combine(_local(completed_at, tz).date(), start.time())
+    except OverflowError:  # within hours of year 1 or 9999: no local wall time
+        return None
     begin = start
     weekly_sets = rule.parts["FREQ"] == "WEEKLY" and "BYSETPOS" in rule.parts
-    if weekly_sets:
-        # dateutil builds the first week from DTSTART's weekday on, so BYSETPOS
-        # would count in a partial week: iterate from the week's start (WKST),
-        # the weekday DTSTART implies made explicit.
-        week_start = WEEKDAYS.index(rule.parts.get("WKST", "MO"))
-        begin = start - timedelta(days=(start.weekday() - week_start) % 7)
     try:
+        if weekly_sets:
+            # dateutil builds the first week from DTSTART's weekday on, so BYSETPOS
+            # would count in a partial week: iterate from the week's start (WKST),
+            # the weekday DTSTART implies made explicit.
+            week_start = WEEKDAYS.index(rule.parts.get("WKST", "MO"))
+            begin = start - timedelta(days=(start.weekday() - week_start) % 7)
         evaluated = rule.dateutil_rule(begin, tz)
         if weekly_sets and "BYDAY" not in rule.parts:
             evaluated = evaluated.replace(byweekday=start.weekday())
         found = evaluated.after(start)
-    except (OverflowError, ValueError):  # past year 9999
+        if found is None or found > _LAST:
+            return None
+        return _aware(found, tz)
+    except (OverflowError, ValueError):  # before year 1 or past year 9999
         return None
-    if found is None or found > _LAST:
-        return None
-    return _aware(found, tz)
 
 
 def occurrences(text: str, due_at: datetime, zone: str, limit: int) -> list[datetime]:
