@@ -11,7 +11,10 @@ kernel share the two cores).
 
 Scenarios: ``list`` (GET /api/v1/tasks?page_size=20), ``list_304`` (the same
 with the ETag of the previous answer: If-None-Match), ``get``, ``post``,
-``patch`` (as the HTTP scenarios), and ``compat_list``: the original
+``patch`` (as the HTTP scenarios), ``complete`` (PATCH .../complete with an
+empty body: a toggle) of a task that does not recur, ``complete_recurring``
+the same of a daily recurring task (each request moves it to its next
+occurrence and records the completion), and ``compat_list``: the original
 contract's unpaged ``GET /api/{user_id}/tasks`` of a user with 1,000 tasks;
 ``sync``: the change feed's delta of 1,000 task changes of that user
 (``limit=1000``), and ``sync_empty``: the feed when nothing changed.
@@ -37,7 +40,10 @@ from bench.dataset import Sizes
 from bench.prepare import prepare, server_settings
 from bench.server import environment
 
-SCENARIOS = ("list", "list_304", "get", "post", "patch", "compat_list", "sync", "sync_empty")
+SCENARIOS = ("list", "list_304", "get", "post", "patch", "complete", "complete_recurring",
+             "compat_list", "sync", "sync_empty")
+#: Users whose recurring task complete_recurring advances (created on first use).
+RECURRING_USERS = 10
 #: Scenarios whose answer holds 1,000 items: a tenth of the requests per round.
 LARGE = frozenset({"compat_list", "sync"})
 #: Regular users x tasks, plus one user with 1,000 tasks (the compat list's cap).
@@ -63,6 +69,7 @@ class Scenarios:
         self.users, self.big, self.sync_tokens = users, big, sync_tokens
         self.sent = 0
         self.etags: dict[str, str] = {}
+        self.recurring: list[tuple[str, int]] = []
 
     def _headers(self, token: str, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}", "Accept": "application/json", **extra}
@@ -92,6 +99,21 @@ class Scenarios:
             response = self.client.patch(f"/api/v1/tasks/{task_id}",
                                          headers=self._headers(token),
                                          json={"title": f"Renamed by the benchmark {self.sent}"})
+        elif kind == "complete":
+            response = self.client.patch(f"/api/v1/tasks/{task_id}/complete",
+                                         headers=self._headers(token))
+        elif kind == "complete_recurring":
+            if not self.recurring:
+                for user_token, _ids in self.users[:RECURRING_USERS]:
+                    created = self.client.post("/api/v1/tasks", headers=self._headers(
+                        user_token), json={"title": "Daily", "due_at": "2026-01-05T09:00:00Z",
+                                           "recurrence": {"rule": "FREQ=DAILY"}})
+                    self.recurring.append((user_token, created.get_json()["id"]))
+            token, recurring_id = random.choice(self.recurring)  # noqa: S311
+            response = self.client.patch(f"/api/v1/tasks/{recurring_id}/complete",
+                                         headers=self._headers(token))
+            if response.get_json()["completed"] is not False:
+                raise RuntimeError("complete_recurring: the task did not advance")
         elif kind == "compat_list":
             user_id, big_token = self.big
             response = self.client.get(f"/api/{user_id}/tasks",

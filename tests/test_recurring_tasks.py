@@ -242,8 +242,18 @@ def _compat_put(client, user, task):
     return get(client, user, task["id"])
 
 
+def _batch(client, user, task):
+    response = client.post("/api/v1/batch", json={"operations": [
+        {"method": "PATCH", "path": f"{TASKS}/{task['id']}/complete",
+         "body": {"completed": True}}]}, headers=user.headers)
+    assert response.status_code == 200
+    [result] = response.get_json()["results"]
+    assert result["status"] == 200
+    return result["body"]
+
+
 ROUTES = [_v1_complete, _v1_toggle, _v1_patch, _v1_put, _compat_complete, _compat_toggle,
-          _compat_put]
+          _compat_put, _batch]
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.__name__.strip("_"))

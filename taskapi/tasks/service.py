@@ -221,7 +221,7 @@ def update_task(task: Task, changes: dict) -> Task:
     if "recurrence" in changes or (task.recurrence_rule is not None and "due_at" in changes):
         zone = user_zone(task.user_id)
         _apply_recurrence(task, changes, zone)
-    advanced = completing and task.recurrence_rule is not None \
+    advanced = completing and task.recurrence_rule is not None and task.due_at is not None \
         and _advance(task, now, zone or user_zone(task.user_id))
     if "completed" in changes and not advanced:
         task.set_completed(changes["completed"], now)
