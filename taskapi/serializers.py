@@ -63,7 +63,8 @@ def _converter(field: ma.fields.Field) -> Callable | None:
     for cls, (serialize, convert) in CONVERTERS.items():
         if isinstance(field, cls):
             return convert if type(field)._serialize is serialize else None
-    if isinstance(field, ma.fields.Nested) and type(field)._serialize is ma.fields.Nested._serialize \
+    nested_type = ma.fields.Nested
+    if isinstance(field, nested_type) and type(field)._serialize is nested_type._serialize \
             and not field.many and isinstance(field.schema, CompiledDump):
         nested = compile_dumper(field.schema)
         if nested is None:

@@ -63,7 +63,9 @@ def rules(draw) -> str:
     return ";".join(parts)
 
 
-instants = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1))
+#: Naive: local days, given the zone under test afterwards.
+instants = st.datetimes(min_value=datetime(2000, 1, 1),  # noqa: DTZ001
+                        max_value=datetime(2040, 1, 1))  # noqa: DTZ001
 wall_times = st.times(min_value=time(5), max_value=time(22, 59))
 
 
@@ -131,7 +133,7 @@ def test_weekly_bysetpos_counts_in_whole_weeks():
     assert occurrences(rule, tuesday, "UTC", 3) == [
         tuesday, tuesday + timedelta(days=7), tuesday + timedelta(days=14)]
     assert rrulestr(rule, dtstart=tuesday.replace(tzinfo=None)).after(
-        tuesday.replace(tzinfo=None)) == datetime(2026, 1, 7, 9)
+        tuesday.replace(tzinfo=None)) == datetime(2026, 1, 7, 9)  # noqa: DTZ001
     # Without BYDAY the weekday is the due date's, as in dateutil.
     assert next_due("FREQ=WEEKLY;BYMONTH=1,2;BYSETPOS=1", tuesday, "UTC") == \
         tuesday + timedelta(days=7)

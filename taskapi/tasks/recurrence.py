@@ -70,7 +70,7 @@ _INTEGER = re.compile(r"^[+-]?\d{1,6}$")
 _UNTIL = re.compile(r"^(\d{8})(?:T(\d{6})(Z?))?$")
 #: Latest local wall time an occurrence may have: converting it to UTC stays
 #: within Python's datetime in every zone.
-_LAST = datetime(9999, 12, 30)
+_LAST = datetime(9999, 12, 30)  # noqa: DTZ001 (a wall time: naive on purpose)
 
 
 class RuleError(ValueError):
@@ -183,7 +183,7 @@ def parse_rule(text: str) -> Rule:
     canonical = ";".join(f"{name}={value}" for name, value in parts.items())
     try:
         rrulestr(";".join(f"{n}={v}" for n, v in parts.items() if n != "UNTIL"),
-                 dtstart=datetime(2000, 1, 1))
+                 dtstart=datetime(2000, 1, 1))  # noqa: DTZ001 (as dateutil needs)
     except (ValueError, TypeError) as error:  # what the checks above missed
         raise RuleError(f"Not a valid RRULE: {error}.") from error
     return Rule(canonical, parts, count, until)
@@ -196,8 +196,9 @@ def _parse_until(value: str) -> tuple[date, time | None, bool]:
                         "or a local time (20271231T170000).")
     day_text, clock_text, utc = match.groups()
     try:
-        day = datetime.strptime(day_text, "%Y%m%d").date()
-        clock = datetime.strptime(clock_text, "%H%M%S").time() if clock_text else None
+        day = date(int(day_text[:4]), int(day_text[4:6]), int(day_text[6:]))
+        clock = (time(int(clock_text[:2]), int(clock_text[2:4]), int(clock_text[4:]))
+                 if clock_text else None)
     except ValueError as error:
         raise RuleError(f"UNTIL: {value} is not a valid date or time.") from error
     return day, clock, bool(utc)

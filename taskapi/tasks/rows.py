@@ -8,7 +8,8 @@ once per shape and cached here, so SQLAlchemy's compiled cache serves their SQL.
 "SQL Compilation Caching".)
 
 A row becomes a dict with the attribute names of :class:`~taskapi.models.Task`
-plus ``tag_names`` and ``recurrence`` (:func:`taskapi.tasks.recurrence.as_json`); datetimes are already ISO 8601 strings in UTC, exactly what
+plus ``tag_names`` and ``recurrence`` (:func:`taskapi.tasks.recurrence.as_json`);
+datetimes are already ISO 8601 strings in UTC, exactly what
 ``datetime.isoformat()`` gives for the aware value (SQLite's stored text is
 rewritten without a round trip through ``datetime``). Tags come in the order of
 ``name_key``, as the ORM relationship loads them: PostgreSQL sorts in the
