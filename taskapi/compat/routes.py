@@ -210,7 +210,7 @@ class Tasks(MethodView):
         """
         if "page_size" not in request.args:
             pagination_parameters.page_size = current_app.config["COMPAT_LIST_CAP"]
-        return list_page(current_user, args, pagination_parameters)
+        return list_page(current_user, args, pagination_parameters, recurrence=False)
 
     @blp.doc(operationId="compatCreateTask", responses=created_links(
         ("compatGetTask", "compatUpdateTask", "compatDeleteTask", "compatCompleteTask"),

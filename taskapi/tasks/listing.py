@@ -42,7 +42,7 @@ def _cursor_error(message: str):
 
 
 def list_page(
-    user: TokenUser, args: dict, pagination_parameters
+    user: TokenUser, args: dict, pagination_parameters, *, recurrence: bool = True
 ) -> tuple[list[dict], dict[str, str]]:
     """The page of ``user``'s tasks that ``args`` (filters, sort, cursor) and the
     flask-smorest ``pagination_parameters`` select, and its response headers.
@@ -55,6 +55,8 @@ def list_page(
     tasks follow, ``X-Next-Cursor`` and ``Link: <...>; rel="next"`` (RFC 8288; a
     path and query, relative to the request's URL) point to the next page.
     A ``list_id`` or ``parent_id`` filter that is not the user's is a 404.
+    ``recurrence=False``: items without ``recurrence`` and ``next_due_at``
+    (:func:`taskapi.tasks.queries.list_tasks`).
     """
     sort, limit = args["sort"], pagination_parameters.page_size
     token = args.get("cursor")
@@ -74,11 +76,12 @@ def list_page(
         queries.check_task_exists(user.id, args["parent_id"])
     if token is None:
         page = queries.list_tasks(user.id, args, zone=user.timezone, limit=limit,
-                                  offset=pagination_parameters.first_item)
+                                  offset=pagination_parameters.first_item,
+                                  recurrence=recurrence)
         pagination_parameters.item_count = page.total
     else:
         page = queries.list_tasks(user.id, args, zone=user.timezone, limit=limit,
-                                  after=values)
+                                  after=values, recurrence=recurrence)
         pagination_parameters.keyset, pagination_parameters.item_count = True, 0
     headers = {}
     if page.next_values is not None:

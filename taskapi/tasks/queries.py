@@ -48,6 +48,7 @@ def list_tasks(
     limit: int,
     offset: int = 0,
     after: list[Any] | None = None,
+    recurrence: bool = True,
 ) -> TaskPage:
     """A page of the user's tasks matching ``args`` (validated ``TaskListArgsSchema``
     data: filters and ``sort``), in the order of ``args["sort"]``: one statement.
@@ -57,6 +58,8 @@ def list_tasks(
     ``limit`` tasks from ``offset`` plus the total count, computed by a scalar
     subquery of the same statement (same snapshot; a second query only for a
     page past the end). ``zone`` is the user's IANA time zone for ``due_on``.
+    ``recurrence=False`` leaves ``recurrence`` and ``next_due_at`` out of the
+    items (the original contract's lists, whose JSON has neither).
     """
     sort = args["sort"]
     dialect = db.session.get_bind().dialect.name
@@ -66,7 +69,8 @@ def list_tasks(
     statement = rows.page_statement(dialect, sort_text(sort),
                                     tuple(term.key for term in terms),
                                     keyset=after is not None,
-                                    build=lambda: [term.build() for term in terms])
+                                    build=lambda: [term.build() for term in terms],
+                                    recurrence=recurrence)
     params = {"user_id": user_id, "limit": limit + 1 if after is not None else limit,
               "offset": offset}
     for term in terms:
@@ -87,7 +91,7 @@ def list_tasks(
         more = len(result) > limit
         result = result[:limit]
     next_values = rows.sort_values(result[-1], keys) if more and result else None
-    convert = rows.converter(dialect)
+    convert = rows.converter(dialect, recurrence)
     return TaskPage([convert(row) for row in result], total, next_values)
 
 
