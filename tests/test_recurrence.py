@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from dateutil.rrule import rrulestr
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from taskapi.tasks.recurrence import (
@@ -60,7 +60,12 @@ def rules(draw) -> str:
         parts.append(f"COUNT={draw(st.integers(1, 12))}")
     elif draw(st.booleans()):
         parts.append(f"UNTIL={draw(st.sampled_from(['20270315T120000', '20290101T000000']))}")
-    return ";".join(parts)
+    rule = ";".join(parts)
+    try:  # BYSETPOS beyond the period's set, BYMONTHDAY no numbered weekday can be
+        parse_rule(rule)
+    except RuleError:
+        assume(False)
+    return rule
 
 
 #: Naive: local days, given the zone under test afterwards.
@@ -227,10 +232,26 @@ def test_the_sparsest_accepted_rules_are_found_quickly():
     "FREQ=DAILY;BYHOUR=1,2", "FREQ=MONTHLY;BYMONTH=4;BYMONTHDAY=31",
     "FREQ=MONTHLY;BYMONTH=2,6;BYMONTHDAY=31,-31", "FREQ=DAILY;COUNT=100001",
     "FREQ=WEEKLY;BYYEARDAY=1", "FREQ=YEARLY;BYWEEKNO=1;BYDAY=1MO", "FREQ=DAILY;BYSETPOS=1",
+    # Never occur, whatever the due date (dateutil would search until year 9999):
+    "FREQ=WEEKLY;BYDAY=MO;BYSETPOS=2", "FREQ=WEEKLY;BYMONTH=1;BYSETPOS=2",
+    "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6", "FREQ=MONTHLY;BYMONTHDAY=1,2;BYSETPOS=-3",
+    "FREQ=YEARLY;BYMONTH=1,7;BYSETPOS=3", "FREQ=MONTHLY;BYDAY=5MO;BYMONTHDAY=1",
+    "FREQ=MONTHLY;BYDAY=-1FR;BYMONTHDAY=1,2,3", "FREQ=YEARLY;BYMONTH=2;BYDAY=1SU;BYMONTHDAY=8",
+    "FREQ=DAILY;INTERVAL=7;BYDAY=TU", "FREQ=DAILY;INTERVAL=21;BYDAY=MO,TU",
 ])
 def test_refused(rule):
     with pytest.raises(RuleError):
         parse_rule(rule)
+
+
+@pytest.mark.parametrize("rule", [
+    "FREQ=WEEKLY;BYDAY=MO,TU,WE;BYSETPOS=-3", "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=5",
+    "FREQ=MONTHLY;BYDAY=FR;BYMONTHDAY=13", "FREQ=MONTHLY;BYDAY=-1MO;BYMONTHDAY=-1,-2",
+    "FREQ=MONTHLY;BYDAY=1SU;BYMONTHDAY=7", "FREQ=YEARLY;BYMONTH=2;BYDAY=-1SU;BYMONTHDAY=22",
+    "FREQ=DAILY;INTERVAL=6;BYDAY=TU", "FREQ=YEARLY;BYMONTH=1,7;BYSETPOS=-2",
+])
+def test_accepted_near_the_limits(rule):
+    assert next_due(rule, datetime(2026, 1, 5, 9, tzinfo=UTC), "UTC") is not None
 
 
 def test_canonical_text():

@@ -24,8 +24,14 @@ rest with a message naming the part):
   ``BYSETPOS`` only with another ``BY`` part. ``DAILY`` takes ``BYDAY`` and
   ``BYMONTH`` only, as filters (every day of those), so that its next occurrence
   is always within a year and cheap to find.
-- Day numbers that no month or year has (``BYMONTH=2;BYMONTHDAY=30``,
-  ``BYYEARDAY=367``) are refused at once; dateutil would search until year 9999.
+- Rules that never occur whatever the due date are refused at once (dateutil
+  would search up to year 9999, up to a second of CPU): day numbers no month
+  has (``BYMONTH=2;BYMONTHDAY=30``), a ``BYSETPOS`` beyond the largest set a
+  period can have (``FREQ=WEEKLY;BYDAY=MO;BYSETPOS=2``), a ``BYMONTHDAY`` no
+  numbered weekday falls on (``BYDAY=5MO;BYMONTHDAY=1``), and ``DAILY`` with an
+  ``INTERVAL`` of whole weeks and ``BYDAY``. What can still have no occurrence
+  after a given due date (``FREQ=MONTHLY;INTERVAL=12;BYMONTH=3`` from January)
+  is found out within about 0.15 s (docs/performance.md).
 
 ``COUNT`` counts the task's occurrences, its first ``due_at`` being the first
 (RFC 5545: "The DTSTART property value always counts as the first
@@ -246,6 +252,71 @@ def _check_by_parts(freq: str, parts: dict[str, str]) -> None:
         if not any(name.startswith("BY") and name != "BYSETPOS" for name in parts):
             raise RuleError("BYSETPOS needs another BY part, e.g. BYDAY "
                             "(RFC 5545 section 3.3.10).")
+    _check_possible(freq, parts, months)
+
+
+def _check_possible(freq: str, parts: dict[str, str], months: list[int]) -> None:
+    """Refuse the combinations that never (or, for DAILY, almost never) occur,
+    whatever the due date: dateutil would search up to year 9999 for them
+    (a second or so). What remains of rules without occurrences (an INTERVAL
+    that never reaches BYMONTH, say) is found within about 0.15 s."""
+    days = parts["BYDAY"].split(",") if "BYDAY" in parts else []
+    if freq == "DAILY" and days and int(parts.get("INTERVAL", "1")) % 7 == 0:
+        raise RuleError("INTERVAL: a multiple of 7 days with BYDAY is always the due "
+                        "date's weekday; use FREQ=WEEKLY with INTERVAL in weeks.")
+    if "BYSETPOS" in parts:
+        most = _largest_set(freq, parts, days)
+        position = max(abs(int(n)) for n in parts["BYSETPOS"].split(","))
+        if position > most:
+            raise RuleError(f"BYSETPOS: {position} is beyond the {most} occurrence(s) a "
+                            f"{_UNITS[freq]} of this rule has at most.")
+    ordinals = [day for day in days if _BYDAY.match(day).group(2) is not None]
+    if "BYMONTHDAY" in parts and ordinals and (freq == "MONTHLY" or "BYMONTH" in parts):
+        monthdays = [int(n) for n in parts["BYMONTHDAY"].split(",")]
+        lengths = sorted({_DAYS_IN_MONTH[month - 1] for month in months} | (
+            {28} if 2 in months else set()))
+        if not any(_ordinal_days(day, length) & _month_days(monthdays, length)
+                   for day in ordinals for length in lengths):
+            raise RuleError("BYMONTHDAY: none of these days can be the numbered weekday "
+                            "of BYDAY (a 5th or last weekday is never the 1st).")
+
+
+def _largest_set(freq: str, parts: dict[str, str], days: list[str]) -> int:
+    """An upper bound of the occurrences in one period (week, month, year) of a
+    rule: each BY part limits the set, one time of day (BYHOUR etc. single)."""
+    bounds = [{"WEEKLY": 7, "MONTHLY": 31, "YEARLY": 366}.get(freq, 1)]
+    if days:
+        ordinal = all(_BYDAY.match(day).group(2) is not None for day in days)
+        per_day = {"WEEKLY": 1, "MONTHLY": 5, "YEARLY": 53}.get(freq, 1)
+        bounds.append(len(days) if ordinal else len(days) * per_day)
+    elif freq == "WEEKLY":
+        bounds.append(1)  # the due date's weekday
+    if "BYMONTHDAY" in parts:
+        count = len(parts["BYMONTHDAY"].split(","))
+        bounds.append(count * (len(parts.get("BYMONTH", "").split(",")) if "BYMONTH" in parts
+                               else 12) if freq == "YEARLY" else count)
+    if "BYYEARDAY" in parts:
+        bounds.append(len(parts["BYYEARDAY"].split(",")))
+    if "BYMONTH" in parts and freq == "YEARLY" and not days and "BYMONTHDAY" not in parts \
+            and "BYYEARDAY" not in parts and "BYWEEKNO" not in parts:
+        bounds.append(len(parts["BYMONTH"].split(",")))  # the due date's day of each
+    return min(bounds)
+
+
+def _ordinal_days(day: str, length: int) -> set[int]:
+    """The days of a month of ``length`` days that weekday ``day`` numbered
+    (``2TU``, ``-1FR``) can fall on."""
+    sign, number, _weekday = _BYDAY.match(day).groups()
+    n = int(number)
+    if sign == "-":
+        return set(range(length - 7 * n + 1, length - 7 * (n - 1) + 1)) & set(
+            range(1, length + 1))
+    return set(range(7 * n - 6, min(7 * n, length) + 1))
+
+
+def _month_days(numbers: list[int], length: int) -> set[int]:
+    """BYMONTHDAY ``numbers`` (negative: from the end) in a month of ``length`` days."""
+    return {n if n > 0 else length + 1 + n for n in numbers if abs(n) <= length}
 
 
 @lru_cache(maxsize=1024)
