@@ -210,7 +210,10 @@ def update_task(task: Task, changes: dict) -> Task:
     # subtasks when it is completed or advanced, its parent when its state
     # changes (a recurring task's may, when its rule ends).
     bump(db.session, [task.user_id])
-    levels = placement.descendant_ids(task.id, lock=True) if completing else []
+    # subtask_count is exact here: every write that adds or moves a child locks
+    # its parent first, and this task's row is locked (get_task_or_404).
+    levels = placement.descendant_ids(task.id, lock=True) if completing \
+        and task.subtask_count else []
     if changes.get("completed", was_completed) != was_completed:
         placement.lock_tasks(task.user_id, [task.parent_id])
     before = {tag.id for tag in task.tags} if "tag_names" in changes else set()
