@@ -80,6 +80,7 @@ def register_blueprints(app: Flask) -> None:
     from taskapi.compat.routes import TAG as compat_tag
     from taskapi.extensions import api
     from taskapi.lists import blp as lists_blp
+    from taskapi.plugins import init_plugins
     from taskapi.readiness import blp as health_blp
     from taskapi.sync.idempotency import document, init_idempotency
     from taskapi.sync.routes import blp as sync_blp
@@ -95,7 +96,10 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(health_blp)
     api.spec.tag({"name": compat_tag, "description": "The original backend's URL contract, "
                   "kept unchanged for existing clients: /api/auth/* and /api/{user_id}/tasks."})
-    # After every blueprint: Idempotency-Key wraps each unsafe /api/v1 route.
+    # Plugins after the core blueprints (taskapi.plugins; a failure stops start-up).
+    init_plugins(app, api)
+    # After every blueprint, plugins' too: Idempotency-Key wraps each unsafe
+    # /api/v1 route.
     init_idempotency(app)
     document(api.spec)
 

@@ -1,5 +1,5 @@
-"""Admin commands: ``flask users ...``, ``flask tokens prune``, ``flask sync prune``
-and the shell context.
+"""Admin commands: ``flask users ...``, ``flask tokens prune``, ``flask sync prune``,
+``flask plugins list`` and the shell context.
 
 Every command exits non-zero with a message on stderr when it cannot do what
 was asked (unknown email, duplicate account, invalid input).
@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup
 
+from taskapi import plugins
 from taskapi.accounts import delete_account
 from taskapi.auth.passwords import hash_password
 from taskapi.auth.schemas import PASSWORD_MAX, PASSWORD_MIN, RegisterSchema
@@ -27,6 +28,7 @@ from taskapi.sync.idempotency import prune_keys
 users_cli = AppGroup("users", help="Manage user accounts.")
 tokens_cli = AppGroup("tokens", help="Maintain the issued-token table.")
 sync_cli = AppGroup("sync", help="Maintain the change feed's tombstones and idempotency keys.")
+plugins_cli = AppGroup("plugins", help="Show the plugins (taskapi.plugins).")
 
 _register_schema = RegisterSchema()
 
@@ -36,6 +38,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(sync_cli)
+    app.cli.add_command(plugins_cli)
     app.shell_context_processor(
         lambda: {"db": db, "sa": sa, "User": User, "Task": Task, "IssuedToken": IssuedToken}
     )
@@ -179,3 +182,20 @@ def prune_sync(days: int | None) -> None:
     keys = prune_keys()
     db.session.commit()
     click.echo(f"Pruned {tombstones} tombstone(s) and {keys} expired idempotency key(s).")
+
+
+@plugins_cli.command("list")
+def list_plugins() -> None:
+    """The plugins loaded (name, version, entry point), then those installed
+    but not loaded (PLUGINS does not name them)."""
+    from flask import current_app
+
+    loaded = plugins.loaded_plugins(current_app)
+    for plugin in loaded:
+        click.echo(f"{plugin.name}\t{plugin.version}\t{plugin.source}\tloaded")
+    names = {plugin.name for plugin in loaded}
+    for name, entry_point in sorted(plugins.installed().items()):
+        if name not in names:
+            click.echo(f"{name}\t-\t{entry_point.value}\tinstalled, not loaded")
+    if not loaded:
+        click.echo("No plugin loaded (PLUGINS names none).", err=True)

@@ -90,6 +90,10 @@ class Defaults:
     SYNC_TOMBSTONE_DAYS = 90  # older tombstones are pruned; older sync tokens get 410
     IDEMPOTENCY_TTL = 24 * 3600  # seconds an Idempotency-Key's answer is kept
 
+    # Plugins to load (taskapi.plugins): comma-separated entry point names of the
+    # group taskapi.plugins, "*" for every installed one; None: the built-in ones.
+    PLUGINS: str | None = None
+
     COMPAT_LIST_CAP = 1000  # most tasks GET /api/{user_id}/tasks returns unpaged
     REQUIRE_IF_MATCH = False  # True: task writes without If-Match get 428
 

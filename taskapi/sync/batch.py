@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from flask import current_app, g, request
 
 from taskapi.extensions import db
+from taskapi.plugins import events
 from taskapi.tasks.page_cache import IN_TRANSACTION
 
 #: Operation paths start here; these prefixes under it are refused.
@@ -101,6 +102,7 @@ def run_batch(operations: list[dict]) -> list[Result]:
     connection = db.session.connection()  # the batch's transaction (SQLite: the write lock)
     session_class = _session_class()
     results: list[Result] = []
+    token = events.defer()  # plugins hear of the writes once they are committed
     try:
         for index, operation in enumerate(operations):
             result = _dispatch(app, connection, session_class, operation)
@@ -109,6 +111,8 @@ def run_batch(operations: list[dict]) -> list[Result]:
             results.append(result)
     except BaseException:
         db.session.rollback()
+        events.release(token, deliver=False)
         raise
     db.session.commit()
+    events.release(token, deliver=True)
     return results

@@ -1,7 +1,8 @@
 """Task writes: create, update, complete, move, delete; one transaction each.
 
 Routes of every blueprint (v1 and the original contract) call these; each
-commits, logs one line on ``taskapi.tasks``, and moves the user's data version
+commits, logs one line on ``taskapi.tasks``, sends its task events to plugins
+after the commit (:mod:`taskapi.plugins.events`), and moves the user's data version
 (:mod:`taskapi.data_version`, through the session's flush or explicitly). A tag
 that a task drops (by an update replacing ``tags``, or by the task's deletion)
 is deleted when no other task carries it (:func:`~taskapi.tags.service.remove_unused_tags`).
@@ -28,6 +29,7 @@ from flask_smorest import abort
 from taskapi.data_version import bump
 from taskapi.extensions import db
 from taskapi.models import Task, TaskCompletion, User, inbox_id, task_tags, utcnow
+from taskapi.plugins import events
 from taskapi.quotas import count_up_to
 from taskapi.tags.service import remove_unused_tags, resolve_tags
 from taskapi.tasks import placement, recurrence
@@ -191,6 +193,7 @@ def create_task(user_id: int, data: dict) -> Task:
     placement.recount([parent_id], now)
     db.session.commit()
     log.info("task created: task_id=%s user_id=%s", task.id, user_id)
+    events.send(events.task_created, task, user_id)
     return task
 
 
@@ -242,6 +245,9 @@ def update_task(task: Task, changes: dict) -> Task:
     log.info("task updated: task_id=%s user_id=%s fields=%s%s",
              task.id, task.user_id, ",".join(sorted(changes)) or "-",
              " advanced" if advanced else "")
+    events.send(events.task_updated, task, task.user_id)
+    if completing:
+        events.send(events.task_completed, task, task.user_id)
     return task
 
 
@@ -317,6 +323,7 @@ def move_task(task: Task, changes: dict) -> Task:
     db.session.commit()
     log.info("task moved: task_id=%s user_id=%s list_id=%s parent_id=%s",
              task.id, user_id, list_id, parent_id)
+    events.send(events.task_updated, task, user_id)
     return task
 
 
@@ -324,6 +331,7 @@ def delete_task(task: Task) -> int:
     """Delete ``task`` with its subtasks and commit; the number of subtasks
     deleted. Tags that no other task carries any more go too."""
     task_id, user_id, parent_id = task.id, task.user_id, task.parent_id
+    before = events.snapshot(events.task_deleted, task)
     bump(db.session, [user_id])  # the user's row lock, then the task rows
     levels = placement.descendant_ids(task_id, lock=True)
     placement.lock_tasks(user_id, [parent_id])  # recounted
@@ -343,4 +351,6 @@ def delete_task(task: Task) -> int:
     db.session.commit()
     log.info("task deleted: task_id=%s user_id=%s subtasks=%s", task_id, user_id,
              len(subtasks))
+    if before is not None:
+        events.send(events.task_deleted, before, user_id)
     return len(subtasks)
