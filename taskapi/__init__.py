@@ -80,7 +80,7 @@ def register_blueprints(app: Flask) -> None:
     from taskapi.compat.routes import TAG as compat_tag
     from taskapi.extensions import api
     from taskapi.lists import blp as lists_blp
-    from taskapi.plugins import init_plugins
+    from taskapi.plugins import finalize_plugins, init_plugins
     from taskapi.readiness import blp as health_blp
     from taskapi.sync.idempotency import document, init_idempotency
     from taskapi.sync.routes import blp as sync_blp
@@ -102,6 +102,7 @@ def register_blueprints(app: Flask) -> None:
     # /api/v1 route.
     init_idempotency(app)
     document(api.spec)
+    finalize_plugins(app, api)
 
 
 def register_error_handlers(app: Flask) -> None:

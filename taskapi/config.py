@@ -91,7 +91,8 @@ class Defaults:
     IDEMPOTENCY_TTL = 24 * 3600  # seconds an Idempotency-Key's answer is kept
 
     # Plugins to load (taskapi.plugins): comma-separated entry point names of the
-    # group taskapi.plugins, "*" for every installed one; None: the built-in ones.
+    # group taskapi.plugins, "*" for every installed one; None: the built-in ones
+    # (pat: personal access tokens).
     PLUGINS: str | None = None
 
     COMPAT_LIST_CAP = 1000  # most tasks GET /api/{user_id}/tasks returns unpaged

@@ -529,6 +529,7 @@ class IssuedToken(db.Model):
         return f"<IssuedToken {self.token_type} {self.jti} user {self.user_id}>"
 
 
-# The change feed's and idempotency's tables and triggers (after the tables they
-# name, on the same metadata).
+# The change feed's and idempotency's tables and triggers, and the built-in
+# plugin pat's table (after the tables they name, on the same metadata).
+from taskapi.plugins.pat import models as _pat_models  # noqa: E402, F401
 from taskapi.sync import models as _sync_models  # noqa: E402, F401

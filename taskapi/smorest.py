@@ -50,6 +50,8 @@ PATH_PARAMETERS = {
                "another id is a 403.",
     "name": "Tag name, matched case-insensitively.",
     "list_id": "The list's `id` (1 to 2147483647). Another user's list is a 404.",
+    "token_id": "The personal access token's `id` (1 to 2147483647). Another user's "
+                "token is a 404.",
 }
 PAGE_DESCRIPTION = f"Offset page number, 1 to {MAX_PAGE:,}; default 1. Not with `cursor`."
 PAGE_SIZE_DESCRIPTION = "Items per page."

@@ -20,7 +20,8 @@ from tests.helpers import TEST_SECRETS, dispose, make_app
 
 BUSY_TIMEOUT_MS = 1234
 MODEL_TABLES = {"users", "tasks", "issued_tokens", "tags", "task_tags", "lists",
-                "sync_tombstones", "idempotency_keys", "task_completions"}
+                "sync_tombstones", "idempotency_keys", "task_completions",
+                "personal_access_tokens"}
 #: SQLite: the FTS5 search table and its shadow tables (taskapi.models.TASK_SEARCH_DDL).
 SEARCH_TABLES = {"tasks_fts", "tasks_fts_data", "tasks_fts_idx", "tasks_fts_docsize",
                  "tasks_fts_config"}

@@ -82,8 +82,15 @@ def recorder_app(app_config, monkeypatch):
 # ---------------------------------------------------------------- loading
 
 
-def test_no_plugin_by_default(app):
+def test_the_built_in_plugins_by_default(app):
+    assert [(p.name, p.source) for p in app.extensions["taskapi.plugins"]] == [
+        ("pat", "taskapi.plugins.pat:plugin"), ("ical", "taskapi.plugins.ical:plugin")]
+
+
+def test_no_plugin_at_all(app_config):
+    app = make_app(app_config, "")
     assert app.extensions["taskapi.plugins"] == []
+    assert app.test_client().get("/api/v1/calendar.ics").status_code == 404
 
 
 def test_plugins_load_in_order_with_their_config_defaults(app_config, monkeypatch):

@@ -37,6 +37,9 @@ What the generator cannot know, and how it is handled (nothing is silenced):
   task bodies with a recurrence get a valid rule and due date, and those that
   clear ``due_at`` end the recurrence (tests/test_recurring_tasks.py covers
   every refusal).
+- A personal access token's ``expires_in_days`` is bounded by the setting
+  ``PAT_MAX_DAYS`` (the document's maximum is the largest a deployment may
+  set): positive cases stay within the default.
 - The compat routes' ``user_id`` is fixed to the test user; other users' ids are
   tests/test_attack_authz.py's subject.
 """
@@ -67,6 +70,8 @@ EMAIL = "ada@example.com"
 PLACEHOLDER = "placeholder"
 ZONES = sorted(zoneinfo.available_timezones())
 USER_ID = 1
+#: The deployment's limit on a personal access token's lifetime (the default).
+PAT_MAX_DAYS = 365
 
 #: Opaque, server-issued values: (operationId, location, name).
 OPAQUE = {("listTasks", "query", "cursor"), ("compatListTasks", "query", "cursor"),
@@ -207,6 +212,10 @@ def make_positive_cases_valid(context, case):
             case.body["due_at"] = "2030-01-07T09:00:00Z"
         elif "due_at" in case.body and case.body["due_at"] is None:
             case.body["recurrence"] = None
+    if operation_id == "createPersonalAccessToken" and isinstance(case.body, dict) \
+            and isinstance(case.body.get("expires_in_days"), int) \
+            and case.body["expires_in_days"] > PAT_MAX_DAYS:
+        case.body["expires_in_days"] = PAT_MAX_DAYS
     if case.query and isinstance(case.query.get("sort"), str):
         case.query["sort"] = _first_of_each_key(case.query["sort"])
     if case.headers and "Idempotency-Key" in case.headers:

@@ -261,6 +261,77 @@ def rotate_refresh_token(user: User | TokenUser, jti: str, session_id: str) -> d
     return issue_tokens(user, session_id)
 
 
+@dataclass(frozen=True, slots=True)
+class BearerIdentity:
+    """Who a bearer credential other than this server's JWTs stands for (a
+    plugin's, such as a personal access token): ``scheme`` names the kind
+    (``pat``), ``credential_id`` the credential, ``scopes`` what it may do."""
+
+    user_id: int
+    scheme: str
+    credential_id: int
+    scopes: frozenset[str]
+
+
+class BearerRefused(Exception):
+    """An authenticator's refusal (revoked, expired, unknown): a 401 with this
+    message and the RFC 6750 challenge."""
+
+
+_AUTHENTICATORS = "taskapi.bearer_authenticators"
+#: The WSGI environ key of the credential a stand-in JWT replaced in
+#: ``Authorization`` (a batch sends it on with each of its operations).
+ORIGINAL_AUTHORIZATION = "taskapi.original_authorization"
+#: Seconds the stand-in JWT of an authenticated credential lives: it never
+#: leaves the request that made it.
+_STAND_IN_SECONDS = 60
+
+
+def register_bearer_authenticator(app: Flask, prefix: str, authenticate) -> None:
+    """Accept bearer tokens starting with ``prefix`` on ``app`` besides its JWTs:
+    ``authenticate(token)`` returns a :class:`BearerIdentity` or raises
+    :class:`BearerRefused`. The request then runs as that user exactly as with
+    an access JWT (``current_user``, rate limits per user, the account checks
+    of :func:`_is_revoked`), with ``g.bearer_identity`` set for scope checks."""
+    app.extensions.setdefault(_AUTHENTICATORS, {})[prefix] = authenticate
+
+
+def _stand_in(token: str) -> str | None:
+    """For a token of a registered authenticator: authenticate it and return a
+    JWT standing in for it in this request only (``via`` its scheme; accepted by
+    :func:`_is_revoked` only while ``g.bearer_identity`` says so); None for any
+    other token. Raises :class:`BearerRefused`."""
+    for prefix, authenticate in current_app.extensions.get(_AUTHENTICATORS, {}).items():
+        if token.startswith(prefix):
+            identity = authenticate(token)
+            g.bearer_identity = identity
+            return create_access_token(
+                identity=str(identity.user_id),
+                additional_claims={"via": identity.scheme, "cid": identity.credential_id},
+                expires_delta=timedelta(seconds=_STAND_IN_SECONDS))
+    return None
+
+
+_USER_STATE = (sa.select(User.__table__.c.is_active, User.__table__.c.timezone,
+                         User.__table__.c.data_version)
+               .where(User.__table__.c.id == sa.bindparam("user_id")))
+
+
+def _accept_stand_in(user_id: int, payload: dict) -> bool:
+    identity = g.get("bearer_identity")
+    if identity is None or identity.scheme != payload.get("via") \
+            or identity.user_id != user_id or identity.credential_id != payload.get("cid"):
+        return False
+    with read_before_write():
+        row = db.session.connection().execute(_USER_STATE, {"user_id": user_id}).first()
+    if row is None or not row[0]:
+        return False
+    g.current_token_user = TokenUser(user_id, row[1], row[2])
+    g.token_session_id = None
+    g.user_id = user_id
+    return True
+
+
 def init_jwt(app: Flask) -> None:
     """Bind Flask-JWT-Extended and install the database checks and 401 responses."""
     app.config.setdefault("JWT_TOKEN_LOCATION", ["headers"])
@@ -297,6 +368,14 @@ def _check_authorization_header():
     if len(header) > MAX_AUTHORIZATION_LENGTH:
         return _invalid(f"Invalid token: longer than {MAX_AUTHORIZATION_LENGTH} characters.")
     token = bearer_token(header)
+    if token and current_app.extensions.get(_AUTHENTICATORS):
+        try:
+            stand_in = _stand_in(token)
+        except BearerRefused as refused:
+            return _invalid(str(refused))
+        if stand_in is not None:
+            request.environ[ORIGINAL_AUTHORIZATION] = f"Bearer {token}"
+            token = stand_in
     request.environ["HTTP_AUTHORIZATION"] = f"Bearer {token}" if token else UNREAD_BEARER
     return None
 
@@ -340,6 +419,8 @@ def _is_revoked(_header: dict, payload: dict) -> bool:
     if not isinstance(jti, str):
         return True
     user_id = int(subject)
+    if "via" in payload:  # a plugin's credential, authenticated in this request
+        return not _accept_stand_in(user_id, payload)
     with read_before_write():
         row = db.session.connection().execute(_TOKEN_WITH_USER, {"jti": jti}).first()
     if row is None:

@@ -12,7 +12,9 @@ of its pyproject.toml), as Flask finds CLI commands in ``flask.commands``. It ha
 - optionally ``config``: ``{KEY: (default, "what it does")}``, defaults set
   before ``init_app`` unless the deployment set the key (``TASKAPI_KEY`` in the
   environment, instance/config.py);
-- optionally ``cli``: click commands added to ``flask`` (``flask <command>``).
+- optionally ``cli``: click commands added to ``flask`` (``flask <command>``);
+- optionally ``finalize(app, api)``: called once every plugin is initialised and
+  every route registered (to document or wrap the routes of all of them).
 
 ``create_app`` loads the plugins named in ``PLUGINS`` (``TASKAPI_PLUGINS``:
 comma-separated entry point names, ``*`` for every installed one; default
@@ -33,8 +35,11 @@ from flask import Flask
 log = logging.getLogger("taskapi.plugins")
 
 GROUP = "taskapi.plugins"
-#: The plugins loaded when ``PLUGINS`` is not set: those that come with taskapi.
-BUILT_IN: tuple[str, ...] = ()
+#: The plugins that come with taskapi, by name: found without an entry point
+#: (a source tree that is not installed has none), and loaded when ``PLUGINS``
+#: is not set. An installed entry point cannot take their names.
+BUILT_IN: dict[str, str] = {"pat": "taskapi.plugins.pat:plugin",
+                            "ical": "taskapi.plugins.ical:plugin"}
 EXTENSION = "taskapi.plugins"
 
 
@@ -54,8 +59,10 @@ class Loaded:
 
 
 def installed() -> dict[str, EntryPoint]:
-    """The installed plugins' entry points by name (first of each name)."""
-    found: dict[str, EntryPoint] = {}
+    """The plugins' entry points by name: the built-in ones, then the installed
+    ones (first of each name)."""
+    found = {name: EntryPoint(name=name, value=value, group=GROUP)
+             for name, value in BUILT_IN.items()}
     for entry_point in entry_points(group=GROUP):
         found.setdefault(entry_point.name, entry_point)
     return found
@@ -101,7 +108,11 @@ def init_plugins(app: Flask, api: Any) -> list[Loaded]:
     (module docstring); the list is kept as ``app.extensions["taskapi.plugins"]``.
     Raises :class:`PluginError` naming the plugin that failed."""
     names = requested(app.config.get("PLUGINS"))
-    available = installed() if names else {}
+    # The entry points are read only for a plugin that is not built in (reading
+    # them scans every installed distribution).
+    available = (installed() if any(name not in BUILT_IN for name in names) else
+                 {name: EntryPoint(name=name, value=BUILT_IN[name], group=GROUP)
+                  for name in names})
     loaded: list[Loaded] = []
     for name in names:
         entry_point = available.get(name)
@@ -119,6 +130,20 @@ def init_plugins(app: Flask, api: Any) -> list[Loaded]:
         log.info("plugin loaded: name=%s version=%s", name, plugin.version)
     app.extensions[EXTENSION] = loaded
     return loaded
+
+
+def finalize_plugins(app: Flask, api: Any) -> None:
+    """Call ``finalize(app, api)`` of the loaded plugins that have one, in order;
+    :class:`PluginError` naming the one that raises."""
+    for loaded in loaded_plugins(app):
+        finalize = getattr(loaded.plugin, "finalize", None)
+        if finalize is None:
+            continue
+        try:
+            finalize(app, api)
+        except Exception as error:
+            raise PluginError(f"plugin {loaded.name!r} ({loaded.source}) failed in "
+                              f"finalize: {error.__class__.__name__}: {error}") from error
 
 
 def loaded_plugins(app: Flask) -> list[Loaded]:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, g, request
 
+from taskapi.auth.tokens import ORIGINAL_AUTHORIZATION
 from taskapi.extensions import db
 from taskapi.plugins import events
 from taskapi.tasks.page_cache import IN_TRANSACTION
@@ -72,7 +73,10 @@ def _session_class():
 
 
 def _dispatch(app, connection, session_class, operation: dict) -> Result:
-    headers = {"Authorization": request.headers.get("Authorization", "")}
+    # The credential the client sent (not the stand-in JWT of a personal
+    # access token: each operation authenticates it again).
+    headers = {"Authorization": request.environ.get(
+        ORIGINAL_AUTHORIZATION, request.headers.get("Authorization", ""))}
     headers.update(operation.get("headers") or {})
     path, _, query = operation["path"].partition("?")
     options: dict[str, Any] = {"method": operation["method"], "headers": headers,
