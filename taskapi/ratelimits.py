@@ -301,6 +301,11 @@ def init_rate_limits(app: Flask) -> None:
     enabled = app.config["RATELIMIT_ENABLED"]
     app.config["RATELIMIT_ENABLED"] = True
     limiter.init_app(app)
+    # init_app gives the shared limiter this app's (new) storage but keeps its
+    # "storage dead" flag: after an app whose Redis was down (tests), the next
+    # app would count in the in-memory fallback until a backend check, seconds
+    # later. A new storage starts alive; an outage of it marks it dead again.
+    limiter._storage_dead = False  # noqa: SLF001 (Flask-Limiter has no API for it)
     app.config["RATELIMIT_ENABLED"] = enabled
     if _disabled not in limiter._request_filters:
         # Checked before any limit is resolved: a disabled app pays almost nothing.

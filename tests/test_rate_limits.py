@@ -600,6 +600,24 @@ def test_two_processes_share_the_counts_in_redis(client, two_servers):
     assert "Rate limit storage unreachable" not in logs()
 
 
+def test_an_app_after_one_whose_redis_was_down_counts_in_its_own_redis(app_config, redis_url):
+    """The limiter is shared by the apps of a process: an outage of one app's
+    storage must not send the next app's counts to the in-memory fallback."""
+    import redis
+
+    from taskapi import create_app
+
+    settings = {"RATELIMIT_LOGIN_PER_ACCOUNT_IP": "3 per minute"}
+    down = create_app({**app_config, **settings, "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0"})
+    assert_error(post_login(down.test_client(), "ada@example.com"), 401)  # storage dead
+    up = create_app({**app_config, **settings, "RATELIMIT_STORAGE_URI": redis_url})
+    client = up.test_client()
+    for _ in range(3):
+        assert_error(post_login(client, "ada@example.com"), 401)
+    assert_rate_limited(post_login(client, "ada@example.com"), 3)
+    assert redis.Redis.from_url(redis_url).keys("*")
+
+
 class TestRedisDown:
     @pytest.fixture
     def limits(self):
