@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from flask import Flask, request
+from flask import Flask
 
 #: Every scope, with what it allows (shown in the OpenAPI document).
 SCOPES: dict[str, str] = {
@@ -85,7 +85,3 @@ def operation_scope(app: Flask, path: str, method: str) -> str | None:
     concrete = re.sub(r"\{[^}]+\}", "1", path)
     allowed, scope = needed(app, concrete, method.upper())
     return scope if allowed else None
-
-
-def current_path() -> str:
-    return request.path
