@@ -525,11 +525,20 @@ class TestNoProxyFix:
 class TestRedisInProcess:
     @pytest.fixture
     def limits(self, redis_url):
+        # The production timeout (1 s) is for a dead Redis; on a loaded CI machine
+        # a live one may answer later, which would send the counts to memory.
         return {"RATELIMIT_STORAGE_URI": redis_url,
+                "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 10,
+                                              "socket_timeout": 10},
                 "RATELIMIT_LOGIN_PER_ACCOUNT_IP": "3 per minute"}
 
     def test_counts_are_kept_in_redis(self, client, redis_url):
         import redis
+
+        from taskapi.extensions import limiter
+
+        assert not limiter._storage_dead, "the limiter starts on the in-memory fallback"
+        assert type(limiter.storage).__name__ == "RedisStorage", limiter.storage
 
         for _ in range(3):
             assert_error(post_login(client, "ada@example.com"), 401)
