@@ -223,12 +223,12 @@ def update_task(task: Task, changes: dict) -> Task:
     now = utcnow()
     rest = {key: value for key, value in changes.items() if key != "completed"}
     task.apply(_with_tags(task.user_id, rest), now)
-    zone = None
-    if "recurrence" in changes or (task.recurrence_rule is not None and "due_at" in changes):
-        zone = user_zone(task.user_id)
+    recurs = "recurrence" in changes or task.recurrence_rule is not None
+    zone = user_zone(task.user_id) if recurs else None  # no query in a request
+    if "recurrence" in changes or (recurs and "due_at" in changes):
         _apply_recurrence(task, changes, zone)
     advanced = completing and task.recurrence_rule is not None and task.due_at is not None \
-        and _advance(task, now, zone or user_zone(task.user_id))
+        and _advance(task, now, zone)
     if "completed" in changes and not advanced:
         task.set_completed(changes["completed"], now)
     if before:

@@ -14,8 +14,10 @@ user, as with a JWT (the token check stands a JWT of the user in for it:
 from __future__ import annotations
 
 from flask import Flask, current_app, g, request
+from flask_smorest import abort
 
 from taskapi import __version__
+from taskapi.plugins.pat.scopes import SCOPES, needed, operation_scope
 
 PERSONAL_ACCESS_TOKEN = "personalAccessToken"
 _METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
@@ -42,8 +44,6 @@ class Plugin:
     def finalize(self, app: Flask, api) -> None:
         """Document the token: its security scheme, with every scope (other
         plugins' too), and each operation's scope."""
-        from taskapi.plugins.pat.scopes import SCOPES
-
         api.spec.components.security_scheme(PERSONAL_ACCESS_TOKEN, {
             "type": "http", "scheme": "bearer", "bearerFormat": "tapi_...",
             "description": "A personal access token (POST /api/v1/auth/tokens), sent "
@@ -56,10 +56,6 @@ class Plugin:
 def _check_scope():
     """Before every request made with a personal access token: 403 naming the
     scope the route needs when the token lacks it, or when no scope allows it."""
-    from flask_smorest import abort
-
-    from taskapi.plugins.pat.scopes import needed
-
     identity = g.get("bearer_identity")
     if identity is None or identity.scheme != "pat":
         return
@@ -74,8 +70,6 @@ def _check_scope():
 def document(app: Flask, spec) -> None:
     """Add the personal access token to the security of every operation some
     scope allows, with its scope as ``x-required-scopes``."""
-    from taskapi.plugins.pat.scopes import operation_scope
-
     for path, operations in spec._paths.items():  # noqa: SLF001 (apispec keeps paths there)
         for method, operation in operations.items():
             if method not in _METHODS:  # path-level "parameters" and the like
